@@ -1,0 +1,171 @@
+"""Config dataclasses: every number has one home.
+
+`params.yaml` holds one section per concern; each section maps onto one dataclass below whose defaults
+are the paper's values (each field cites its source). `load_params` reads the file and rejects unknown
+keys with a message naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+__all__ = [
+    "DataConfig", "SyntheticConfig", "WindowConfig", "MissingConfig", "AugmentConfig", "ModelConfig",
+    "AblationConfig", "LossConfig", "TrainConfig", "EvalConfig", "Params", "load_params", "from_dict",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "synthetic"  # registry key: synthetic | dailysport | realdisp | upfall | cmdfall
+    raw_dir: str = "data/raw"  # where downloads / user-placed raw files live
+    windows_dir: str = "data/windows"  # windowed arrays per dataset and split
+    views: list[str] | None = None  # subset of view names (None = all views of the dataset)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    n_subjects: int = 12  # project choice: 6 train / 2 valid / 4 test
+    sessions_per_class: int = 2  # recordings per (subject, activity)
+    session_sec: float = 24.0  # length of one recording
+    seed: int = 0  # data seed (independent of the training seed)
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    acc_hz: float = 50.0  # datasets.md "Resampling": accelerometers at 50 Hz
+    pose_hz: float = 20.0  # datasets.md "Resampling": poses at 20 Hz
+    window_sec: float | None = None  # None = dataset default (4 s; DailySport 5 s) [P§5.1.1]
+    step_sec: float | None = None  # None = dataset default (datasets.md "Project decisions")
+
+
+@dataclass(frozen=True)
+class MissingConfig:
+    protocol: str = "complete"  # complete | uniform | per_view  [P§5.2.1, §5.2.2, §5.4]
+    all_dropped_prob: float = 1e-3  # P(all views dropped) in the uniform protocol -> p = 10^(-3/V) [P§5.2.2, A1]
+    per_view_rates: dict[str, dict[str, float]] = field(default_factory=dict)  # Table 6 rates [P§5.4]
+    seed: int = 0  # mask seed; combined with the split name and the run seed
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    enabled: bool = True  # training data only [P§5.1.3]
+    scale_sigma: float = 0.1  # Um et al. 2017; VSF default (A12)
+    warp_sigma: float = 0.2  # Um et al. 2017 (A12)
+    warp_knots: int = 4  # Um et al. 2017 (A12)
+    acc_rotation_deg: float = 180.0  # 3D rotation of accelerometer triplets, +-deg (A12)
+    pose_z_rotation_deg: float = 180.0  # rotation about z for 3D pose [VSF]
+    flip_p: float = 0.5  # horizontal flip of 2D pose [VSF]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    width: int = 128  # ResNet1D base filters = embedding D [VSF 4-block config]
+    kernel_size: int = 9  # [VSF]
+    n_blocks: int = 4  # "4 residual blocks" [P§5.1.3]
+    dropout: float = 0.5  # encoder and expert dropout [VSF] (A15)
+    shared_encoder: bool = False  # one encoder per view (A14); True shares among views of one modality
+    att_hidden: int = 128  # attention MLP hidden size (A15)
+    n_experts: int = 16  # E [P Table 2]
+    top_k: int = 3  # K [P Table 2]
+    expert_hidden: int = 128  # expert MLP hidden size (A15)
+    noise_eps: float = 1e-2  # std floor of the noisy gate (Shazeer et al.; fastmoe)
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """Table 5 switches: every flag True / full_graph False is the full RALIS model."""
+
+    moe: bool = True  # False = "-MoE": a single MLP head, no gate, no L_LB
+    contrast: bool = True  # False = "-contrast": L_AC weight 0
+    attention: bool = True  # False = "-attention": mean fusion
+    magnorm: bool = True  # False = "-mag. norm"
+    ind_view: bool = True  # False = "-ind. view": CE on the fusion only
+    sep_load: bool = True  # False = "-sep. load": one balance term over all tokens
+    stop_grad: bool = True  # False = "-stop grad": attention input not detached
+    full_graph: bool = False  # True = "+full graph": full-graph loss replaces L_AC
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    w_cls: float = 1.0  # classification loss weight [P Table 2]
+    w_contrast: float = 1.0  # contrastive loss weight [P Table 2]
+    w_balance: float = 1e-2  # load balancing loss weight [P Table 2]
+    tau: float = 0.1  # temperature [P Table 2]
+    pair_reduction: str = "sum"  # eq. 4 sums both directions; "mean" = VSF infonce_loss (A3b)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    method: str = "ralis"  # ralis | cmc | cocoa | flexmoe | fusemoe | shaspec | gmu | confu | meanfusion
+    seed: int = 0  # A18: seeds 0, 1, 2
+    device: str = "auto"  # auto = CUDA when available, else CPU
+    lr: float = 1e-3  # Adam [P Table 2]
+    weight_decay: float = 0.0  # A11 (VSF used 1e-5)
+    cls_batch: int = 16  # classification batch size [P Table 2]
+    con_batch: int = 16  # contrastive batch size [P Table 2]
+    max_epochs: int = 100  # A11
+    min_epochs: int = 20  # "at least 20 epochs" [P§5.1.3]
+    patience: int | None = None  # early stopping after min_epochs (A11; VSF 30); None = off
+    balanced_sampling: bool = False  # A13
+    max_steps_per_epoch: int | None = None  # cap for quick profiles; None = full epoch
+    num_workers: int = 0  # DataLoader workers
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    batch_size: int = 256  # encode-once evaluation batch
+    scenarios: list[str] = field(default_factory=lambda: ["1", "half", "all"])  # [P§5.2]
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataConfig = field(default_factory=DataConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    windowing: WindowConfig = field(default_factory=WindowConfig)
+    missing: MissingConfig = field(default_factory=MissingConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    ablation: AblationConfig = field(default_factory=AblationConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvalConfig = field(default_factory=EvalConfig)
+
+
+def from_dict(cls: type[T], values: dict[str, Any] | None, where: str = "params") -> T:
+    """Build dataclass `cls` from a mapping; unknown keys raise ValueError naming `where.key`."""
+    values = dict(values or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(names)}")
+    return cls(**values)
+
+
+def load_params(path: str | Path = "params.yaml", sections: list[str] | None = None) -> Params:
+    """Read params.yaml into `Params`. Sections absent from the file keep the paper defaults.
+
+    Top-level keys that are not config sections (stage-only sections such as `results`) are ignored
+    unless listed in `sections`, in which case each listed section must exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; run from the repository root or pass the path to params.yaml")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of sections at top level, got {type(raw).__name__}")
+    kwargs = {}
+    for f in dataclasses.fields(Params):
+        if f.name in raw:
+            kwargs[f.name] = from_dict(f.default_factory().__class__, raw[f.name], where=f"{path}:{f.name}")
+    for s in sections or []:
+        if s not in raw:
+            raise ValueError(f"{path}: section '{s}' is missing")
+    return Params(**kwargs)

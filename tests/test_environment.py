@@ -1,0 +1,68 @@
+"""The three install descriptions (pyproject, lock, environment.yml) must agree."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lock() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", line)
+        assert m, f"requirements.txt: '{line}' is not an exact 'name==version' pin"
+        pins[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    return pins
+
+
+def _project_deps() -> list[str]:
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = list(meta["dependencies"])
+    for extra in meta.get("optional-dependencies", {}).values():
+        deps += extra
+    return deps
+
+
+def test_torch_is_pinned_exactly_to_the_cpu_wheel_on_disk():
+    assert _lock().get("torch") == "2.13.0", "requirements.txt must pin torch==2.13.0 (no local +cpu tag)"
+
+
+def test_every_runtime_dependency_is_locked():
+    lock = _lock()
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for dep in meta["dependencies"]:
+        name = re.sub(r"[-_.]+", "-", re.split(r"[<>=!~ \[]", dep, maxsplit=1)[0]).lower()
+        assert name in lock, f"pyproject dependency '{dep}' is missing from requirements.txt; run scripts/lock.sh"
+
+
+def test_lock_satisfies_pyproject_lower_bounds():
+    lock = _lock()
+
+    def vtuple(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", v.split("+")[0])[:3])
+
+    for dep in _project_deps():
+        m = re.match(r"([A-Za-z0-9_.\-]+)\s*>=\s*([0-9.]+)", dep)
+        if not m:
+            continue
+        name = re.sub(r"[-_.]+", "-", m.group(1)).lower()
+        if name in lock:
+            assert vtuple(lock[name]) >= vtuple(m.group(2)), f"{name}=={lock[name]} violates '{dep}'"
+
+
+def test_environment_yml_wraps_the_lock_and_the_package():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    assert "python=3.11" in deps, "environment.yml must pin python=3.11 like pyproject's requires-python"
+    pip_block = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    assert "-r requirements.txt" in pip_block and "-e ." in pip_block
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == ">=3.11"
