@@ -1,0 +1,92 @@
+"""Windowed datasets on disk: one compressed .npz per split plus a manifest.
+
+Layout: `{windows_dir}/{dataset}/{split}.npz` with arrays
+    view__<name>  float32 [N, T_v, C_v]   (zeros where the view is missing)
+    present       bool    [N, V]          (column order = registry view order)
+    label         int64   [N]             (0 .. n_classes-1)
+    subject       int64   [N]
+and `{windows_dir}/{dataset}/manifest.json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ralis.io import read_json, write_json, write_npz
+
+__all__ = ["SPLITS", "WindowedSplit", "save_split", "load_split", "write_manifest", "load_manifest"]
+
+SPLITS = ("train", "valid", "test")
+_VIEW_PREFIX = "view__"
+
+
+@dataclass
+class WindowedSplit:
+    """All windows of one split, in the package's array form (see module docstring)."""
+
+    views: dict[str, np.ndarray]
+    present: np.ndarray
+    labels: np.ndarray
+    subjects: np.ndarray
+    class_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.labels)
+        if self.present.dtype != np.bool_ or self.present.shape != (n, len(self.views)):
+            raise ValueError(f"present must be bool [N={n}, V={len(self.views)}], got "
+                             f"{self.present.dtype} {self.present.shape}")
+        for name, x in self.views.items():
+            if x.ndim != 3 or x.shape[0] != n:
+                raise ValueError(f"view '{name}' must be [N={n}, T, C], got {x.shape}")
+        if self.subjects.shape != (n,):
+            raise ValueError(f"subjects must be [N={n}], got {self.subjects.shape}")
+        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
+            raise ValueError(f"labels must lie in [0, {len(self.class_names)}), got "
+                             f"[{self.labels.min()}, {self.labels.max()}]")
+
+    @property
+    def view_names(self) -> tuple[str, ...]:
+        return tuple(self.views)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: np.ndarray, present: np.ndarray | None = None) -> WindowedSplit:
+        """Rows `index` (optionally with a new presence mask for those rows); missing views are zeroed."""
+        pres = self.present[index] if present is None else present
+        views = {k: np.where(pres[:, j, None, None], v[index], 0).astype(np.float32)
+                 for j, (k, v) in enumerate(self.views.items())}
+        return WindowedSplit(views, pres, self.labels[index], self.subjects[index], self.class_names)
+
+
+def save_split(root: str | Path, split: str, ws: WindowedSplit) -> Path:
+    """Write `{root}/{split}.npz` atomically."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    arrays = {f"{_VIEW_PREFIX}{k}": v.astype(np.float32) for k, v in ws.views.items()}
+    return write_npz(Path(root) / f"{split}.npz", present=ws.present, label=ws.labels.astype(np.int64),
+                     subject=ws.subjects.astype(np.int64), class_names=np.array(ws.class_names),
+                     view_order=np.array(ws.view_names), **arrays)
+
+
+def load_split(root: str | Path, split: str) -> WindowedSplit:
+    """Read `{root}/{split}.npz`; raise FileNotFoundError naming the stage to run when it is absent."""
+    path = Path(root) / f"{split}.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; run the windowing stage first (`dvc repro windowing`)")
+    with np.load(path, allow_pickle=False) as z:
+        order = [str(s) for s in z["view_order"]]
+        views = {name: z[f"{_VIEW_PREFIX}{name}"] for name in order}
+        return WindowedSplit(views, z["present"], z["label"], z["subject"], tuple(str(c) for c in z["class_names"]))
+
+
+def write_manifest(root: str | Path, manifest: dict[str, Any]) -> Path:
+    return write_json(Path(root) / "manifest.json", manifest)
+
+
+def load_manifest(root: str | Path) -> dict[str, Any]:
+    return read_json(Path(root) / "manifest.json")

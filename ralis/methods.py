@@ -1,0 +1,87 @@
+"""The method protocol shared by RALIS and every baseline, and the registry that builds them by name.
+
+Every method maps a MultiviewBatch to per-view embeddings z [V, N, D] (`encode`), maps cached embeddings
+plus a presence mask to logits (`predict`, the inference path used for all 2^V-1 view combinations), and
+computes its training objective from one classification and one contrastive batch (`training_losses`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ralis.config import Params
+from ralis.contract import MultiviewBatch
+from ralis.data.registry import ViewSpec
+
+__all__ = ["LossTerms", "MultiviewMethod", "METHODS", "register", "build_method"]
+
+
+@dataclass
+class LossTerms:
+    """The training objective of one step: `total` to backpropagate, scalar `terms` to log, diagnostics in `logs`."""
+
+    total: torch.Tensor
+    terms: dict[str, float] = field(default_factory=dict)
+    logs: dict[str, Any] = field(default_factory=dict)
+
+
+class MultiviewMethod(nn.Module):
+    """Abstract base: subclasses implement encode / predict / training_losses."""
+
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int):
+        super().__init__()
+        if not views:
+            raise ValueError("a method needs at least one view")
+        if n_classes < 2:
+            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+        self.view_specs = tuple(views)
+        self.view_names = tuple(v.name for v in views)
+        self.n_classes = n_classes
+
+    @property
+    def n_views(self) -> int:
+        return len(self.view_specs)
+
+    def encode(self, batch: MultiviewBatch) -> torch.Tensor:  # -> z [V, N, D]
+        raise NotImplementedError
+
+    def predict(self, z: torch.Tensor, present: torch.Tensor) -> torch.Tensor:  # -> logits [N, n_classes]
+        raise NotImplementedError
+
+    def training_losses(self, cls: MultiviewBatch, con: MultiviewBatch) -> LossTerms:
+        raise NotImplementedError
+
+    def forward(self, batch: MultiviewBatch) -> torch.Tensor:
+        """Inference on a batch: encode, then predict from the embeddings."""
+        return self.predict(self.encode(batch), batch.present)
+
+
+Builder = Callable[[Sequence[ViewSpec], int, Params], MultiviewMethod]
+METHODS: dict[str, Builder] = {}
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Decorator: make a builder available as `train.method: <name>` in params.yaml."""
+
+    def deco(fn: Builder) -> Builder:
+        if name in METHODS:
+            raise ValueError(f"method '{name}' is registered twice")
+        METHODS[name] = fn
+        return fn
+
+    return deco
+
+
+def build_method(name: str, views: Sequence[ViewSpec], n_classes: int, params: Params) -> MultiviewMethod:
+    """Build the method selected by `train.method` in params.yaml."""
+    import ralis.baselines  # noqa: F401  (registers the baselines)
+    import ralis.model  # noqa: F401  (registers RALIS)
+
+    if name not in METHODS:
+        raise ValueError(f"params.yaml train.method = {name!r} is unknown; choose one of {sorted(METHODS)}")
+    return METHODS[name](views, n_classes, params)
