@@ -7,6 +7,7 @@ computes its training objective from one classification and one contrastive batc
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ class LossTerms:
     logs: dict[str, Any] = field(default_factory=dict)
 
 
-class MultiviewMethod(nn.Module):
+class MultiviewMethod(nn.Module, ABC):
     """Abstract base: subclasses implement encode / predict / training_losses."""
 
     def __init__(self, views: Sequence[ViewSpec], n_classes: int):
@@ -47,14 +48,17 @@ class MultiviewMethod(nn.Module):
     def n_views(self) -> int:
         return len(self.view_specs)
 
+    @abstractmethod
     def encode(self, batch: MultiviewBatch) -> torch.Tensor:  # -> z [V, N, D]
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def predict(self, z: torch.Tensor, present: torch.Tensor) -> torch.Tensor:  # -> logits [N, n_classes]
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def training_losses(self, cls: MultiviewBatch, con: MultiviewBatch) -> LossTerms:
-        raise NotImplementedError
+        ...
 
     def forward(self, batch: MultiviewBatch) -> torch.Tensor:
         """Inference on a batch: encode, then predict from the embeddings."""
