@@ -16,7 +16,7 @@ import yaml
 
 __all__ = [
     "DataConfig", "SyntheticConfig", "WindowConfig", "MissingConfig", "AugmentConfig", "ModelConfig",
-    "AblationConfig", "LossConfig", "TrainConfig", "EvalConfig", "Params", "load_params", "from_dict",
+    "AblationConfig", "LossConfig", "TrainConfig", "EvalConfig", "BaselineConfig", "Params", "load_params", "from_dict",
 ]
 
 T = TypeVar("T")
@@ -120,6 +120,37 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class BaselineConfig:
+    """Hyperparameters of the baselines (methods.md §2-3); tau, loss weights and the optimiser come from
+    `loss` / `train`, encoder sizes from `model`, so every method shares them (§2.0)."""
+
+    ind_view_ce: bool = False  # CMC*/COCOA*/ConFu: add per-view CE to the fused CE (A16: off by default)
+    cmc_core_view: str | None = None  # None = full graph [VSF MultiviewInfoNCELoss]; a view name = core view [CMC]
+    cmc_detach_others: bool = False  # core view: detach the non-core views [VSF ignore_submodal]
+    cocoa_variant: str = "A"  # A = 'cocoa' BCE [COCOA:src/losses.py; VSF CocoaLoss]; B = 'cocoa2' (§2.2)
+    cocoa_scale: float = 0.03125  # variant B weight of the positive term, 1/32 [COCOA:src/losses.py]
+    cocoa_lambda: float = 3.9e-3  # variant B weight of the negative term [COCOA:src/losses.py]
+    flex_n_experts: int = 16  # E [FLEX:main.py]
+    flex_top_k: int = 4  # [FLEX:main.py]
+    flex_heads: int = 4  # attention heads [FLEX:main.py]
+    flex_dropout: float = 0.5  # [FLEX:main.py]
+    flex_gate_weight: float = 1e-2  # gate_loss_weight: S-router CE + both balance groups [FLEX:main.py]
+    fuse_n_experts: int = 16  # E; RALIS silent, Flex-MoE default (methods.md §2.4)
+    fuse_top_k: int = 4  # K; RALIS silent, Flex-MoE default (methods.md §2.4)
+    fuse_heads: int = 4  # attention heads (same as Flex-MoE)
+    fuse_dropout: float = 0.1  # attention / expert dropout [FUSE: transformer default]
+    fuse_gating: str = "laplace"  # laplace (-||x - w_e||, the FuseMoE proposal) | softmax (x W_g) [FUSE:sparse_moe.py]
+    fuse_balance: float = 1e-2  # --balance_loss_coef [FUSE]
+    shaspec_alpha: float = 0.1  # weight of L_shared [SHA:train_SS.py]
+    shaspec_beta: float = 0.02  # weight of L_spec [SHA:train_SS.py]
+    shaspec_random_subset: bool = False  # --mode=random phase: random view subsets per step [SHA:run.sh]; RALIS silent
+    gmu_renorm: bool = False  # GMU: divide the gated sum by the sum of present gates (methods.md §3)
+    gmu_random_subset: bool = False  # GMU: train on random view subsets (methods.md §3 "for fairness")
+    confu_lambda: float = 0.5  # weight of fused-pair-vs-third terms vs pairwise terms [CONFU]
+    confu_triplets: int = 4  # (pair, third) triplets sampled per step (harness, methods.md §3)
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     batch_size: int = 256  # encode-once evaluation batch
     scenarios: list[str] = field(default_factory=lambda: ["1", "half", "all"])  # [P§5.2]
@@ -137,6 +168,7 @@ class Params:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
 
 
 def from_dict(cls: type[T], values: dict[str, Any] | None, where: str = "params") -> T:
