@@ -1,0 +1,202 @@
+"""View-combination evaluation [P§5.1.1, §5.2; methods.md §1.12, A10].
+
+Every test window is encoded ONCE (`encode_split`, per-view embeddings z [V, N, D]); each of the 2^V - 1
+non-empty view combinations Q is then scored from those cached embeddings with `method.predict(z, S_i & Q)`.
+A sample with availability S_i receives S_i ∩ Q; samples with S_i ∩ Q empty are excluded from that
+combination's F1 and counted (A10). A scenario with k views scores the mean of the per-combination
+macro-F1 over the C(V, k) combinations; predictions are never pooled across combinations.
+
+Macro-F1 is sklearn's `f1_score(average="macro")` on the scored samples of one combination, i.e. over the
+union of the classes that occur in their ground truth or predictions (the author's VSF code; see
+docs/notes/training.md). A combination with no scored sample has F1 = NaN and is left out of the mean.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import f1_score
+
+from ralis.contract import MultiviewBatch, check_embeddings
+from ralis.data.store import WindowedSplit
+from ralis.io import atomic_path, write_json
+from ralis.methods import MultiviewMethod
+
+__all__ = [
+    "EncodedSplit", "Prediction", "CombinationResults", "encode_split", "predict_encoded", "macro_f1",
+    "view_combinations", "scenario_size", "evaluate_combinations", "fused_f1", "nan_to_none",
+]
+
+
+class EncodedSplit(NamedTuple):
+    z: torch.Tensor  # [V, N, D] float on CPU, zeros where a view is missing
+    present: torch.Tensor  # bool [N, V]
+    labels: torch.Tensor  # long [N]
+
+
+class Prediction(NamedTuple):
+    rows: np.ndarray  # indices of the scored samples (S_i ∩ Q non-empty)
+    y_true: np.ndarray  # [n_scored]
+    y_pred: np.ndarray  # [n_scored]
+
+
+def _batches(split: WindowedSplit, batch_size: int) -> Iterator[MultiviewBatch]:
+    """Consecutive, unshuffled, unaugmented batches of a split, in row order."""
+    for start in range(0, len(split), batch_size):
+        sl = slice(start, start + batch_size)
+        yield MultiviewBatch(tuple(torch.from_numpy(np.ascontiguousarray(x[sl], dtype=np.float32))
+                                   for x in split.views.values()),
+                             torch.from_numpy(split.present[sl]), torch.from_numpy(split.labels[sl]).long())
+
+
+def _method_device(method: MultiviewMethod) -> torch.device:
+    p = next(method.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def encode_split(method: MultiviewMethod, split: WindowedSplit, batch_size: int = 256,
+                 device: torch.device | str | None = None) -> EncodedSplit:
+    """Run the encoders once over every window (eval mode, no augmentation); embeddings kept on CPU."""
+    if tuple(split.view_names) != tuple(method.view_names):
+        raise ValueError(f"split views {list(split.view_names)} differ from the method's {list(method.view_names)}")
+    if batch_size < 1:
+        raise ValueError(f"evaluate.batch_size must be >= 1, got {batch_size}")
+    device = torch.device(device) if device is not None else _method_device(method)
+    method.eval()
+    chunks = []
+    for batch in _batches(split, batch_size):
+        z = method.encode(batch.to(device))  # [V, n, D]
+        check_embeddings(z, batch.present.to(z.device))
+        chunks.append(z.float().cpu())
+    present = torch.from_numpy(np.asarray(split.present, dtype=bool))
+    z = torch.cat(chunks, dim=1)  # [V, N, D]
+    z = torch.where(present.T[:, :, None], z, torch.zeros_like(z))  # zeros where missing
+    return EncodedSplit(z, present, torch.from_numpy(split.labels).long())
+
+
+@torch.no_grad()
+def predict_encoded(method: MultiviewMethod, encoded: EncodedSplit, keep: torch.Tensor | None = None,
+                    batch_size: int = 256, device: torch.device | str | None = None) -> Prediction:
+    """Predict from cached embeddings with views S_i ∩ Q (`keep`: bool [V], None = all views).
+
+    Samples left with no view are excluded (A10); embeddings of views outside S_i ∩ Q are zeroed.
+    """
+    n_views = encoded.z.shape[0]
+    keep = torch.ones(n_views, dtype=torch.bool) if keep is None else keep.to(torch.bool).cpu()
+    if keep.shape != (n_views,):
+        raise ValueError(f"keep must be bool [V={n_views}], got {tuple(keep.shape)}")
+    device = torch.device(device) if device is not None else _method_device(method)
+    method.eval()
+    present = encoded.present & keep[None, :]  # [N, V]
+    rows = present.any(dim=1).nonzero().flatten()
+    preds = []
+    for start in range(0, len(rows), batch_size):
+        idx = rows[start:start + batch_size]
+        pres = present[idx]  # [n, V]
+        z = encoded.z[:, idx]  # [V, n, D]
+        z = torch.where(pres.T[:, :, None], z, torch.zeros_like(z))  # views outside S_i ∩ Q zeroed
+        logits = method.predict(z.to(device), pres.to(device))  # [n, n_classes]
+        preds.append(logits.argmax(dim=1).cpu())
+    y_pred = torch.cat(preds).numpy() if preds else np.zeros(0, dtype=np.int64)
+    return Prediction(rows.numpy(), encoded.labels[rows].numpy(), y_pred)
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """sklearn macro-F1 over the classes in y_true ∪ y_pred; NaN when there is no sample."""
+    if len(y_true) == 0:
+        return float("nan")
+    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def fused_f1(method: MultiviewMethod, split: WindowedSplit, batch_size: int = 256,
+             device: torch.device | str | None = None) -> float:
+    """Macro-F1 of the fused prediction with each sample's available views (the A11 checkpoint criterion)."""
+    pred = predict_encoded(method, encode_split(method, split, batch_size, device), None, batch_size, device)
+    return macro_f1(pred.y_true, pred.y_pred)
+
+
+def view_combinations(n_views: int) -> list[tuple[int, ...]]:
+    """All non-empty combinations of view indices, by size then lexicographically."""
+    return [c for k in range(1, n_views + 1) for c in itertools.combinations(range(n_views), k)]
+
+
+def scenario_size(scenario: str, n_views: int) -> int:
+    """Number of views of a scenario: "1", "half" = ceil(V/2) (DailySport 5 -> 3, RealDisp 9 -> 5), "all" = V."""
+    if scenario == "all":
+        return n_views
+    if scenario == "half":
+        return math.ceil(n_views / 2)
+    if str(scenario).isdigit() and 1 <= int(scenario) <= n_views:
+        return int(scenario)
+    raise ValueError(f"evaluate.scenarios entry {scenario!r} must be 'half', 'all' or an integer in [1, {n_views}]")
+
+
+@dataclass
+class CombinationResults:
+    """Per-combination table and the per-scenario mean F1."""
+
+    rows: list[dict]  # combination ('+'-joined view names), k, n_scored, n_excluded, f1
+    summary: dict[str, float]  # scenario -> mean F1 over its C(V, k) combinations
+    scenario_k: dict[str, int] = field(default_factory=dict)
+    n_combinations: dict[str, int] = field(default_factory=dict)  # combinations with a finite F1
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["combination", "k", "n_scored", "n_excluded", "f1"])
+
+    def save(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write combinations.csv and combinations.json under `out_dir` (atomic)."""
+        out_dir = Path(out_dir)
+        csv = out_dir / "combinations.csv"
+        with atomic_path(csv) as tmp:
+            self.frame().to_csv(tmp, index=False, float_format="%.6f")
+        js = write_json(out_dir / "combinations.json", nan_to_none({
+            "combinations": self.rows, "summary": self.summary, "scenario_k": self.scenario_k,
+            "n_combinations": self.n_combinations}))
+        return {"csv": csv, "json": js}
+
+
+def nan_to_none(obj: object) -> object:
+    """JSON has no NaN: write null instead."""
+    if isinstance(obj, dict):
+        return {k: nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [nan_to_none(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def evaluate_combinations(method: MultiviewMethod, encoded: EncodedSplit, view_names: Sequence[str],
+                          class_names: Sequence[str], scenarios: Sequence[str] = ("1", "half", "all"),
+                          batch_size: int = 256, device: torch.device | str | None = None) -> CombinationResults:
+    """Score every non-empty view combination from cached embeddings; never re-runs the encoders."""
+    n_views = encoded.z.shape[0]
+    if len(view_names) != n_views:
+        raise ValueError(f"{len(view_names)} view names for embeddings of {n_views} views")
+    if len(encoded.labels) and int(encoded.labels.max()) >= len(class_names):
+        raise ValueError(f"label {int(encoded.labels.max())} out of range for {len(class_names)} classes")
+    rows = []
+    for combo in view_combinations(n_views):
+        keep = torch.zeros(n_views, dtype=torch.bool)
+        keep[list(combo)] = True
+        pred = predict_encoded(method, encoded, keep, batch_size, device)
+        rows.append({"combination": "+".join(view_names[i] for i in combo), "k": len(combo),
+                     "n_scored": len(pred.rows), "n_excluded": len(encoded.labels) - len(pred.rows),
+                     "f1": macro_f1(pred.y_true, pred.y_pred)})
+    summary, sizes, counts = {}, {}, {}
+    for sc in scenarios:
+        k = scenario_size(sc, n_views)
+        f1s = np.array([r["f1"] for r in rows if r["k"] == k], dtype=float)
+        finite = f1s[np.isfinite(f1s)]
+        summary[sc] = float(finite.mean()) if len(finite) else float("nan")
+        sizes[sc], counts[sc] = k, int(len(finite))
+    return CombinationResults(rows, summary, sizes, counts)
