@@ -1,0 +1,112 @@
+"""Parts shared by the baselines (methods.md §2.0): the per-view encoder bank, the one-pass two-stream batch,
+masked means, random view subsets, and the mean-fusion base of the contrastive baselines (A16).
+
+Dimension legend: V views, N windows, D embedding width, C classes.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ralis.baselines.meanfusion import MeanFusion
+from ralis.config import ModelConfig
+from ralis.contract import MultiviewBatch
+from ralis.data.registry import ViewSpec
+from ralis.methods import LossTerms
+from ralis.model.encoder import ResNet1D
+
+__all__ = ["ViewEncoders", "two_stream", "masked_mean", "random_view_subset", "ContrastiveMeanFusion"]
+
+
+class ViewEncoders(nn.Module):
+    """One ResNet1D per view (A14), or one per modality when `model.shared_encoder`: views -> u [V, N, D].
+
+    Each encoder runs only on the rows where its view is present; missing rows stay exactly zero.
+    """
+
+    def __init__(self, views: Sequence[ViewSpec], cfg: ModelConfig):
+        super().__init__()
+        keys = [f"{v.modality}_{v.channels}" if cfg.shared_encoder else v.name for v in views]
+        channels = {k: v.channels for k, v in zip(keys, views)}
+        self.keys = keys
+        self.width = cfg.width
+        self.encoders = nn.ModuleDict({
+            k: ResNet1D(c, cfg.width, cfg.kernel_size, cfg.n_blocks, cfg.dropout) for k, c in channels.items()})
+
+    def forward(self, views: Sequence[torch.Tensor], present: torch.Tensor) -> torch.Tensor:
+        if len(views) != len(self.keys):
+            raise ValueError(f"batch has {len(views)} views, the encoders were built for {len(self.keys)}")
+        u = views[0].new_zeros(len(self.keys), present.shape[0], self.width)  # [V, N, D]
+        for v, (key, x) in enumerate(zip(self.keys, views)):
+            rows = present[:, v]
+            if rows.any():
+                u[v, rows] = self.encoders[key](x[rows])  # [n_v, D]
+        return u
+
+
+def two_stream(cls: MultiviewBatch, con: MultiviewBatch) -> MultiviewBatch:
+    """Rows of the classification batch, then the contrastive batch, for one encoder pass (methods.md §1.8)."""
+    if cls.labels is None:
+        raise ValueError("the classification batch needs labels")
+    if cls.n_views != con.n_views:
+        raise ValueError(f"cls batch has {cls.n_views} views but the contrastive batch has {con.n_views}")
+    return MultiviewBatch(tuple(torch.cat([a, b]) for a, b in zip(cls.views, con.views)),
+                          torch.cat([cls.present, con.present]))
+
+
+def masked_mean(z: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Mean over the present views: z [V, N, D], present [N, V] -> [N, D] (missing values never enter)."""
+    m = present.T[..., None]  # [V, N, 1]
+    return torch.where(m, z, torch.zeros_like(z)).sum(0) / m.sum(0).clamp_min(1).to(z.dtype)
+
+
+def random_view_subset(present: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Keep a random non-empty subset of each row's present views, size uniform in 1..n_i [SHA:run.sh --mode=random].
+
+    present [N, V] -> [N, V] with every kept view present in the input and >= 1 view per row.
+    """
+    n, v = present.shape
+    scores = torch.rand(n, v, generator=generator, device=present.device).masked_fill(~present, 2.0)  # [N, V]
+    rank = scores.argsort(dim=1).argsort(dim=1)  # rank of each view among the row's random order
+    n_i = present.sum(1)  # [N]
+    keep_n = (torch.rand(n, generator=generator, device=present.device) * n_i).floor().long() + 1  # [N] in 1..n_i
+    return present & (rank < keep_n[:, None])
+
+
+class ContrastiveMeanFusion(MeanFusion):
+    """Base of CMC*, COCOA* and ConFu (A16): MagNorm'ed per-view z, mean fusion of the available views, an MLP
+    classifier, trained jointly on CE (classification rows) + w_contrast * contrastive loss (contrastive rows)."""
+
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, cfg: ModelConfig, *, w_cls: float = 1.0,
+                 w_contrast: float = 1.0, ind_view_ce: bool = False):
+        super().__init__(views, n_classes, width=cfg.width, kernel_size=cfg.kernel_size, n_blocks=cfg.n_blocks,
+                         dropout=cfg.dropout, hidden=cfg.expert_hidden)
+        self.w_cls, self.w_contrast, self.ind_view_ce = w_cls, w_contrast, ind_view_ce
+
+    @abstractmethod
+    def contrastive_loss(self, z: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The method's contrastive objective on the contrastive rows: z [V, N, D], present [N, V]."""
+
+    def classification_loss(self, z: torch.Tensor, present: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """CE of the fused prediction; with `ind_view_ce` the mean over the fused and each present view's CE (A8)."""
+        losses = [F.cross_entropy(self.predict(z, present), labels)]
+        if self.ind_view_ce:
+            for v in range(self.n_views):
+                rows = present[:, v]
+                if rows.any():
+                    losses.append(F.cross_entropy(self.head(z[v, rows]), labels[rows]))
+        return torch.stack(losses).mean()
+
+    def training_losses(self, cls: MultiviewBatch, con: MultiviewBatch) -> LossTerms:
+        z = self.encode(two_stream(cls, con))  # [V, N_cls + N_con, D], one encoder pass
+        n = len(cls)
+        l_cls = self.classification_loss(z[:, :n], cls.present, cls.labels)
+        l_con, extra = self.contrastive_loss(z[:, n:], con.present)
+        total = self.w_cls * l_cls + self.w_contrast * l_con
+        terms = {"cls": float(l_cls.detach()), "contrast": float(l_con.detach()), **extra}
+        return LossTerms(total=total, terms=terms, logs={})
