@@ -1,0 +1,70 @@
+"""CMC* (Tian et al. 2020) as used in RALIS: in-batch NT-Xent over view pairs + mean fusion classifier (A16).
+
+Full graph (default): L_F = mean over pairs (a < b) of the pair loss, Eq. (4), each over the samples having both
+views (methods.md §2.1; `full_graph_loss`). Core view (`baselines.cmc_core_view`): L_C = mean over j != core of
+L_pair(z^core, z^j); pairs involving a missing core view simply disappear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ralis.baselines.common import ContrastiveMeanFusion
+from ralis.config import Params
+from ralis.data.registry import ViewSpec
+from ralis.methods import register
+from ralis.model.contrastive import full_graph_loss, masked_pair_loss
+
+__all__ = ["CMC", "core_view_loss", "build_cmc"]
+
+
+def core_view_loss(z: torch.Tensor, present: torch.Tensor, core: int, tau: float = 0.1, reduction: str = "sum",
+                   detach_others: bool = False) -> torch.Tensor:
+    """Core-view CMC loss: mean over views j != core of mean_i L_pair,i(z^core, z^j) over samples having both.
+
+    z [V, N, D], present [N, V]; pairs with < 2 such samples are skipped. `detach_others` stops the gradient into
+    the non-core views (VSF `ignore_submodal`).
+    """
+    others = [j for j in range(z.shape[0]) if j != core]
+    if not others:
+        return z.new_zeros(())
+    b = z[others]  # [V-1, N, D]
+    if detach_others:
+        b = b.detach()
+    a = z[core].expand_as(b)  # [V-1, N, D]
+    both = (present[:, [core]] & present[:, others]).T  # [V-1, N]
+    per = masked_pair_loss(a, b, both, tau, reduction)  # [V-1, N]
+    count = both.sum(1)  # [V-1]
+    ok = count >= 2
+    pair_losses = torch.where(ok, per.sum(1) / count.clamp_min(1), torch.zeros_like(per[:, 0]))  # [V-1]
+    return pair_losses.sum() / ok.sum().clamp_min(1)
+
+
+class CMC(ContrastiveMeanFusion):
+    """CMC*: per-view encoders, full-graph (or core-view) in-batch contrast, mean-fusion MLP classifier."""
+
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, params: Params):
+        b = params.baselines
+        super().__init__(views, n_classes, params.model, w_cls=params.loss.w_cls, w_contrast=params.loss.w_contrast,
+                         ind_view_ce=b.ind_view_ce)
+        self.tau, self.reduction = params.loss.tau, params.loss.pair_reduction
+        self.core: int | None = None
+        if b.cmc_core_view is not None:
+            if b.cmc_core_view not in self.view_names:
+                raise ValueError(f"params.yaml baselines.cmc_core_view = {b.cmc_core_view!r} is not a view of this "
+                                 f"dataset; choose one of {list(self.view_names)} or null for the full graph")
+            self.core = self.view_names.index(b.cmc_core_view)
+        self.detach_others = b.cmc_detach_others
+
+    def contrastive_loss(self, z: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        if self.core is None:
+            fg = full_graph_loss(z, present, self.tau, self.reduction)
+            return fg.loss, {"pairs_used": float(fg.pair_valid.sum())}
+        return core_view_loss(z, present, self.core, self.tau, self.reduction, self.detach_others), {}
+
+
+@register("cmc")
+def build_cmc(views: Sequence[ViewSpec], n_classes: int, params: Params) -> CMC:
+    return CMC(views, n_classes, params)
