@@ -44,6 +44,8 @@ class WindowConfig:
     pose_hz: float = 20.0  # datasets.md "Resampling": poses at 20 Hz
     window_sec: float | None = None  # None = dataset default (4 s; DailySport 5 s) [P§5.1.1]
     step_sec: float | None = None  # None = dataset default (datasets.md "Project decisions")
+    shift_max_windows: int = 5  # UP-Fall short activities: shifting windows per run [VSF upfall/3_vsf.py]
+    shift_min_step_sec: float = 0.5  # minimum spacing of those shifting windows [VSF]
 
 
 @dataclass(frozen=True)
