@@ -1,0 +1,168 @@
+"""RALIS [P§4, Fig. 1]: per-view encoders -> MagNorm -> attention fusion -> MoE head, trained with the
+classification loss (Eq. 11), the adjusted-center contrastive loss (Eq. 6) and separate load balancing (Eq. 12).
+
+Dimension legend: V views, N rows (Nc classification + Nu contrastive rows in training), D embedding width,
+E experts, C classes. Embeddings z [V, N, D] (zeros where a view is missing), presence mask present [N, V].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ralis.config import AblationConfig, LossConfig, ModelConfig, Params
+from ralis.contract import MultiviewBatch, check_embeddings
+from ralis.data.registry import ViewSpec
+from ralis.methods import LossTerms, MultiviewMethod, register
+from ralis.model.contrastive import adjusted_center_loss, full_graph_loss
+from ralis.model.encoder import ResNet1D
+from ralis.model.fusion import AttentionFusion
+from ralis.model.heads import MLPHead
+from ralis.model.magnorm import magnorm
+from ralis.model.moe import MoEHead, MoEOutput, balance_loss
+
+__all__ = ["RALIS", "build_ralis", "encoder_groups"]
+
+
+def encoder_groups(views: Sequence[ViewSpec], shared: bool) -> tuple[int, ...]:
+    """Encoder index of each view: one encoder per view (A14), or one per (modality, channel count) if shared."""
+    keys = [(v.modality, v.channels) if shared else v.name for v in views]
+    order = list(dict.fromkeys(keys))
+    return tuple(order.index(k) for k in keys)
+
+
+class RALIS(MultiviewMethod):
+    """The RALIS model; `ablation` holds the Table 5 switches (all defaults = the full model)."""
+
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, model: ModelConfig | None = None,
+                 ablation: AblationConfig | None = None, loss: LossConfig | None = None):
+        super().__init__(views, n_classes)
+        self.cfg, self.ablation = model or ModelConfig(), ablation or AblationConfig()
+        self.loss_cfg = loss or LossConfig()
+        cfg, ab = self.cfg, self.ablation
+        self.encoder_index = encoder_groups(self.view_specs, cfg.shared_encoder)
+        first_view = {g: v for v, g in reversed(list(enumerate(self.encoder_index)))}
+        self.encoders = nn.ModuleList(
+            ResNet1D(self.view_specs[first_view[g]].channels, cfg.width, cfg.kernel_size, cfg.n_blocks, cfg.dropout)
+            for g in range(len(first_view))
+        )
+        self.fusion = AttentionFusion(cfg.width, cfg.att_hidden, ab.attention, ab.stop_grad, ab.magnorm)
+        if ab.moe:
+            self.head: nn.Module = MoEHead(cfg.width, n_classes, cfg.n_experts, cfg.top_k, cfg.expert_hidden,
+                                           cfg.dropout, cfg.noise_eps)
+        else:
+            self.head = MLPHead(cfg.width, n_classes, cfg.expert_hidden, cfg.dropout)
+
+    # ---- inference path -------------------------------------------------------------------------------------
+
+    def embed(self, views: Sequence[torch.Tensor], present: torch.Tensor) -> torch.Tensor:
+        """z^(v) = MagNorm(f^(v)(x^(v))) on the present rows only, Eq. (13): -> [V, N, D], zeros elsewhere."""
+        n = present.shape[0]
+        zs = []
+        for v, x in enumerate(views):
+            idx = present[:, v].nonzero().flatten()
+            z_v = x.new_zeros(n, self.cfg.width)  # [N, D]
+            if len(idx) > 0:
+                u = self.encoders[self.encoder_index[v]](x[idx])  # [n_v, D]
+                z_v = z_v.index_copy(0, idx, magnorm(u) if self.ablation.magnorm else u)
+            zs.append(z_v)
+        return torch.stack(zs)  # [V, N, D]
+
+    def encode(self, batch: MultiviewBatch) -> torch.Tensor:
+        if batch.n_views != self.n_views:
+            raise ValueError(f"batch has {batch.n_views} views but the model was built for {self.n_views} "
+                             f"({list(self.view_names)})")
+        return self.embed(batch.views, batch.present)
+
+    def predict(self, z: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """Logits from the fused token only [P§4]: z [V, N, D], present [N, V] -> [N, C]."""
+        check_embeddings(z, present)
+        return self.head(self.fusion(z, present).fused).logits
+
+    # ---- training objective ---------------------------------------------------------------------------------
+
+    def training_losses(self, cls: MultiviewBatch, con: MultiviewBatch) -> LossTerms:
+        """L = w_cls L_cls + w_contrast L_AC + w_balance L_LB from ONE encoder pass over cls + con rows (§1.8)."""
+        if cls.labels is None:
+            raise ValueError("the classification batch needs labels (MultiviewBatch.labels is None)")
+        nc = len(cls)
+        views = tuple(torch.cat([a, b]) for a, b in zip(cls.views, con.views, strict=True))  # [Nc+Nu, T_v, C_v]
+        present = torch.cat([cls.present, con.present])  # [Nc+Nu, V]
+        z = self.encode(MultiviewBatch(views, present))  # [V, Nc+Nu, D]; BatchNorm sees all rows
+        fusion = self.fusion(z, present)  # weights [V, Nc+Nu]
+        ab, lc = self.ablation, self.loss_cfg
+
+        l_con = self._contrastive(z[:, nc:], present[nc:], fusion.weights[:, nc:])
+        l_cls, l_bal, logs = self._classification(z[:, :nc], cls.present, fusion.fused[:nc], cls.labels)
+        w_con = lc.w_contrast if ab.contrast else 0.0
+        total = lc.w_cls * l_cls + w_con * l_con + lc.w_balance * l_bal
+        logs.update(self._attention_logs(fusion.weights[:, :nc], cls.present, cls.labels))
+        terms = {k: float(v.detach()) for k, v in (("cls", l_cls), ("contrast", l_con), ("balance", l_bal),
+                                                    ("total", total))}
+        return LossTerms(total, terms, logs)
+
+    def _contrastive(self, z: torch.Tensor, present: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """L_AC, Eq. (6), on the contrastive rows; the full-graph loss for "+full graph"; 0 for "-contrast"."""
+        tau, red = self.loss_cfg.tau, self.loss_cfg.pair_reduction
+        if not self.ablation.contrast:
+            return z.new_zeros(())
+        if self.ablation.full_graph:
+            return full_graph_loss(z, present, tau, red).loss
+        return adjusted_center_loss(z, present, weights, tau, red).loss
+
+    def _classification(self, z: torch.Tensor, present: torch.Tensor, fused: torch.Tensor,
+                        labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """L_cls, Eq. (11) masked as A8 (mean over heads with >= 1 token), and L_LB, Eq. (12), separately (A9)."""
+        out_f = self.head(fused)  # fused tokens [Nc, D]
+        heads = [F.cross_entropy(out_f.logits, labels)]
+        logs = {}
+        out_s = None
+        if self.ablation.ind_view:
+            m = present.T  # [V, Nc]
+            tokens = z[m]  # [T, D]: every present single-view token, view-major
+            view_of = torch.arange(self.n_views, device=z.device)[:, None].expand_as(m)[m]  # [T]
+            out_s = self.head(tokens)
+            ce = F.cross_entropy(out_s.logits, labels[None, :].expand_as(m)[m], reduction="none")  # [T]
+            count = m.sum(1)  # [V]
+            ce_view = torch.zeros(self.n_views, dtype=ce.dtype, device=ce.device).index_add(0, view_of, ce)
+            heads += list((ce_view / count.clamp_min(1))[count > 0].unbind())  # per-view batch mean CE
+        l_cls = torch.stack(heads).mean()
+        l_bal = fused.new_zeros(())
+        if out_f.gates is not None:
+            l_bal = self._balance(out_f, out_s)
+            logs["gate_fused"] = (out_f.importance / len(fused)).tolist()
+            if out_s is not None:
+                logs["gate_single"] = (out_s.importance / len(out_s.gates)).tolist()
+        return l_cls, l_bal, logs
+
+    def _balance(self, fused: MoEOutput, single: MoEOutput | None) -> torch.Tensor:
+        """L_LB = L_balance(single tokens) + L_balance(fused tokens) (A9); "-sep. load": one term over all tokens."""
+        if single is None:
+            return balance_loss(fused.importance, fused.load)
+        if self.ablation.sep_load:
+            return balance_loss(single.importance, single.load) + balance_loss(fused.importance, fused.load)
+        # importance and load are sums over tokens, so the union's are the sums of the two groups'
+        return balance_loss(single.importance + fused.importance, single.load + fused.load)
+
+    def _attention_logs(self, w: torch.Tensor, present: torch.Tensor, labels: torch.Tensor) -> dict:
+        """Mean attention weight per view over the cls rows having it, overall and per class (None = no rows)."""
+        w, m = w.detach().T, present.float()  # [Nc, V]
+        by_class = torch.zeros(self.n_classes, self.n_views, device=w.device)
+        sums, counts = by_class.index_add(0, labels, w * m), by_class.index_add(0, labels, m)  # [C, V]
+        mean = (sums.sum(0) / counts.sum(0).clamp_min(1)).tolist()
+        per_class = (sums / counts.clamp_min(1)).tolist()
+        has, has_c = (counts.sum(0) > 0).tolist(), (counts > 0).tolist()
+        return {
+            "att_weights": [x if ok else None for x, ok in zip(mean, has)],
+            "att_weights_per_class": [[x if ok else None for x, ok in zip(row, oks)]
+                                      for row, oks in zip(per_class, has_c)],
+        }
+
+
+@register("ralis")
+def build_ralis(views: Sequence[ViewSpec], n_classes: int, params: Params) -> RALIS:
+    """Build RALIS from params.yaml's model, ablation and loss sections."""
+    return RALIS(views, n_classes, params.model, params.ablation, params.loss)
