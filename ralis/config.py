@@ -36,6 +36,7 @@ class SyntheticConfig:
     sessions_per_class: int = 2  # recordings per (subject, activity)
     session_sec: float = 24.0  # length of one recording
     seed: int = 0  # data seed (independent of the training seed)
+    noise_scale: float = 1.0  # multiplies every view's sensor noise (difficulty knob; docs/notes/data-synthetic.md)
 
 
 @dataclass(frozen=True)
