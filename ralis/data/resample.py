@@ -67,9 +67,10 @@ def resample_stream(stream: Stream, grid_ms: np.ndarray, max_gap_ms: float) -> n
     right = np.clip(np.searchsorted(t, grid_ms, side="right"), 1, len(t) - 1) if len(t) > 1 else None
     if right is not None:
         left = right - 1
-        gap = (t[right] - t[left]) > max_gap_ms
+        on_l, on_r = grid_ms == t[left], grid_ms == t[right]  # a grid point on a raw sample needs no neighbour
+        gap = ((t[right] - t[left]) > max_gap_ms) & ~(on_l | on_r)
         inside = (grid_ms >= t[0]) & (grid_ms <= t[-1])
-        poisoned = bad[left] | bad[right]
+        poisoned = np.where(on_l, bad[left], np.where(on_r, bad[right], bad[left] | bad[right]))
         out[inside & (gap | poisoned)] = np.nan
     edge = (grid_ms < t[0]) & (t[0] - grid_ms > max_gap_ms) | (grid_ms > t[-1]) & (grid_ms - t[-1] > max_gap_ms)
     out[edge] = np.nan
