@@ -108,7 +108,8 @@ def test_training_losses_with_single_view_samples_has_no_nan():
     assert out.terms["contrast"] == 0.0  # no sample with two views: no positive pair
     assert set(out.terms) == {"cls", "contrast", "balance", "total"}
     assert len(out.logs["att_weights"]) == 3 and len(out.logs["gate_single"]) == 4 and len(out.logs["gate_fused"]) == 4
-    assert len(out.logs["att_weights_per_class"]) == C
+    assert sum(out.logs["att_weights"]) == pytest.approx(1.0)
+    assert all(isinstance(x, float) for k in ("att_weights", "gate_single", "gate_fused") for x in out.logs[k])
 
 
 def _encode_like_training(m: RALIS, cls: MultiviewBatch, con: MultiviewBatch):
@@ -194,7 +195,7 @@ def test_minus_attention_gives_uniform_weights():
     out = m.training_losses(b, batch(seed=2, labels=False))
     assert m.fusion.mlp is None
     uniform = (b.present.float() / b.present.sum(1, keepdim=True)).T  # [V, N]
-    want = [float(uniform[v][b.present[:, v]].mean()) for v in range(3)]
+    want = [uniform[v].mean().item() for v in range(3)]
     assert out.logs["att_weights"] == pytest.approx(want)
 
 
