@@ -144,7 +144,6 @@ def _fetch_archive(spec: DatasetSpec, raw_dir: Path, timeout_s: float) -> Path:
     archive, dest = archive_path(spec, raw_dir), extracted_dir(spec, raw_dir)
     if (dest / _MARKER).is_file():
         return dest
-    archive.parent.mkdir(parents=True, exist_ok=True)
     if not archive.is_file():
         if dest.is_dir() and any(dest.iterdir()):
             print(f"[ralis] {spec.key}: using the user-extracted folder {dest} (no archive to verify)")
