@@ -60,7 +60,7 @@ def load_sessions(root: str | Path, scenarios: tuple[str, ...] = ("ideal",), pro
         label = x[:, 119].astype(np.int64)
         label = np.where((label >= 1) & (label <= 33), label - 1, -1)
         for i, sl in enumerate(split_pieces(t)):
-            streams = {s: Stream(t[sl], x[sl, 2 + 13 * k:5 + 13 * k]) for k, s in enumerate(SENSORS)}
-            sessions.append(Session(subj, f"{path.stem}_{i}", streams, t[sl], label[sl],
+            streams = {s: Stream(t[sl], x[sl, 2 + 13 * k:5 + 13 * k].copy()) for k, s in enumerate(SENSORS)}
+            sessions.append(Session(subj, f"{path.stem}_{i}", streams, t[sl], label[sl].copy(),
                                     meta={"max_gap_ms": MAX_GAP_MS}))
     return sessions
