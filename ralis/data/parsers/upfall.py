@@ -40,9 +40,9 @@ def read_trial_csv(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], np.nd
     if df.shape[1] != 47:
         raise ValueError(f"{path}: expected 47 columns after the 2 header lines, got {df.shape[1]}")
     try:
-        ts = pd.to_datetime(df[0].astype(str).str.strip(), format="%Y-%m-%dT%H:%M:%S.%f", utc=True)
+        ts = pd.to_datetime(df[0].astype(str).str.strip(), format="ISO8601", utc=True)
     except ValueError as e:
-        raise ValueError(f"{path}: column 0 must hold timestamps like 2018-07-04T12:04:17.738369 ({e})") from e
+        raise ValueError(f"{path}: column 0 must hold ISO timestamps like 2018-07-04T12:04:17.738369 ({e})") from e
     t = ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(milliseconds=1)).to_numpy(np.float64)  # ms since epoch
     acc = {v: df.iloc[:, c:c + 3].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64) * G
            for v, c in ACC_COLUMNS.items()}
