@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -25,7 +25,8 @@ import pandas as pd
 import torch
 from sklearn.metrics import f1_score
 
-from ralis.contract import MultiviewBatch, check_embeddings
+from ralis.contract import check_embeddings
+from ralis.data.loader import make_eval_loader
 from ralis.data.store import WindowedSplit
 from ralis.io import atomic_path, write_json
 from ralis.methods import MultiviewMethod
@@ -48,15 +49,6 @@ class Prediction(NamedTuple):
     y_pred: np.ndarray  # [n_scored]
 
 
-def _batches(split: WindowedSplit, batch_size: int) -> Iterator[MultiviewBatch]:
-    """Consecutive, unshuffled, unaugmented batches of a split, in row order."""
-    for start in range(0, len(split), batch_size):
-        sl = slice(start, start + batch_size)
-        yield MultiviewBatch(tuple(torch.from_numpy(np.ascontiguousarray(x[sl], dtype=np.float32))
-                                   for x in split.views.values()),
-                             torch.from_numpy(split.present[sl]), torch.from_numpy(split.labels[sl]).long())
-
-
 def _method_device(method: MultiviewMethod) -> torch.device:
     p = next(method.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
@@ -73,7 +65,7 @@ def encode_split(method: MultiviewMethod, split: WindowedSplit, batch_size: int 
     device = torch.device(device) if device is not None else _method_device(method)
     method.eval()
     chunks = []
-    for batch in _batches(split, batch_size):
+    for batch in make_eval_loader(split, batch_size):
         z = method.encode(batch.to(device))  # [V, n, D]
         check_embeddings(z, batch.present.to(z.device))
         chunks.append(z.float().cpu())
@@ -157,7 +149,7 @@ class CombinationResults:
         out_dir = Path(out_dir)
         csv = out_dir / "combinations.csv"
         with atomic_path(csv) as tmp:
-            self.frame().to_csv(tmp, index=False, float_format="%.6f")
+            self.frame().to_csv(tmp, index=False)
         js = write_json(out_dir / "combinations.json", nan_to_none({
             "combinations": self.rows, "summary": self.summary, "scenario_k": self.scenario_k,
             "n_combinations": self.n_combinations}))

@@ -1,0 +1,173 @@
+"""Public API for notebooks: build a model, fit, evaluate, load a checkpoint, or run one whole experiment.
+
+    from ralis.api import run_experiment
+    from ralis.config import load_params
+    result = run_experiment(load_params("params.yaml"), "outputs/runs/ralis-complete-0")
+    result.metrics["test_f1"]          # {"1": ..., "half": ..., "all": ...}
+
+`run_experiment` is one method x missing protocol x seed. Its output folder layout is stable (a DVC stage
+lists these files as outputs / metrics / plots):
+
+    checkpoint.pt       best checkpoint by validation macro-F1 (ralis.checkpoint)
+    train_log.csv       per-epoch losses, valid_f1, diagnostics (also train_log.jsonl)
+    combinations.csv    test macro-F1 per view combination (also combinations.json)
+    metrics.json        test F1 per scenario (1 / half / all), best epoch, valid F1, window counts
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ralis.checkpoint import Checkpoint, load_checkpoint
+from ralis.config import Params
+from ralis.data.registry import ViewSpec, get_dataset
+from ralis.data.store import SPLITS, WindowedSplit, load_split
+from ralis.evaluate import CombinationResults, encode_split, evaluate_combinations, nan_to_none
+from ralis.io import write_json
+from ralis.methods import MultiviewMethod, build_method
+from ralis.runtime import pick_device, seed_everything
+from ralis.train import CHECKPOINT_NAME, LOG_CSV, LOG_JSONL, FitResult, fit
+
+__all__ = [
+    "DatasetInfo", "ExperimentResult", "OUTPUTS", "dataset_info", "select_views", "load_splits", "apply_missing",
+    "build_model", "fit", "evaluate", "load_checkpoint", "run_experiment", "Checkpoint", "FitResult",
+]
+
+OUTPUTS = {
+    "checkpoint": CHECKPOINT_NAME, "train_log_csv": LOG_CSV, "train_log_jsonl": LOG_JSONL,
+    "combinations_csv": "combinations.csv", "combinations_json": "combinations.json", "metrics": "metrics.json",
+}
+
+
+class DatasetInfo(NamedTuple):
+    """What a method builder needs: the views (registry order) and the class names."""
+
+    key: str
+    views: tuple[ViewSpec, ...]
+    class_names: tuple[str, ...]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def view_names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.views)
+
+
+def dataset_info(split: WindowedSplit, dataset_key: str) -> DatasetInfo:
+    """View specs from the registry for the split's views, checked against the arrays' channel counts."""
+    spec = get_dataset(dataset_key)
+    views = []
+    for name, x in split.views.items():
+        vs = spec.view(name)
+        if vs.channels != x.shape[-1]:
+            raise ValueError(f"view '{name}' of dataset '{dataset_key}' has {x.shape[-1]} channels on disk but "
+                             f"{vs.channels} in the registry; rerun the windowing stage")
+        views.append(vs)
+    return DatasetInfo(dataset_key, tuple(views), tuple(split.class_names))
+
+
+def select_views(split: WindowedSplit, names: Sequence[str] | None) -> WindowedSplit:
+    """Keep the views `names` (params data.views; None = all), in the split's order; windows left without
+    any view are dropped (A5)."""
+    if names is None:
+        return split
+    unknown = [n for n in names if n not in split.views]
+    if unknown or not names:
+        raise ValueError(f"params.yaml data.views = {list(names)}: unknown or empty; views are "
+                         f"{list(split.view_names)}")
+    cols = [i for i, n in enumerate(split.view_names) if n in names]
+    present = split.present[:, cols]
+    rows = np.flatnonzero(present.any(axis=1))
+    views = {n: split.views[n][rows] for n in split.view_names if n in names}
+    return WindowedSplit(views, present[rows], split.labels[rows], split.subjects[rows], split.class_names)
+
+
+def load_splits(params: Params) -> dict[str, WindowedSplit]:
+    """Read train / valid / test from `{data.windows_dir}/{data.dataset}/` and apply `data.views`."""
+    root = Path(params.data.windows_dir) / params.data.dataset
+    return {s: select_views(load_split(root, s), params.data.views) for s in SPLITS}
+
+
+def apply_missing(splits: dict[str, WindowedSplit], params: Params) -> tuple[dict[str, WindowedSplit],
+                                                                              dict[str, int]]:
+    """The missing-view protocol (params `missing`), one mask per split seeded with the run seed (§1.13).
+
+    Returns the masked splits (windows with no view left are removed, A5) and the removed counts.
+    """
+    from ralis.data.missing import apply_protocol
+
+    out, removed = {}, {}
+    for name, split in splits.items():
+        res = apply_protocol(split.present, params.missing.protocol, view_names=split.view_names, split=name,
+                             seed=params.train.seed, cfg=params.missing, dataset_key=params.data.dataset)
+        out[name] = split.subset(res.keep, present=res.present)
+        removed[name] = int(res.n_removed)
+    return out, removed
+
+
+def build_model(params: Params, info: DatasetInfo) -> MultiviewMethod:
+    """Seed (train.seed) and build the method `train.method` for the dataset's views and classes."""
+    seed_everything(params.train.seed)
+    return build_method(params.train.method, info.views, info.n_classes, params)
+
+
+def evaluate(method: MultiviewMethod, split: WindowedSplit, params: Params, out_dir: str | Path | None = None
+             ) -> CombinationResults:
+    """Encode `split` once, score all view combinations, optionally write combinations.csv/json."""
+    device = pick_device(params.train.device)
+    method.to(device)
+    encoded = encode_split(method, split, params.evaluate.batch_size, device)
+    results = evaluate_combinations(method, encoded, split.view_names, split.class_names,
+                                    params.evaluate.scenarios, params.evaluate.batch_size, device)
+    if out_dir is not None:
+        results.save(out_dir)
+    return results
+
+
+def _build_augmenter(params: Params, info: DatasetInfo) -> Any:
+    if not params.augment.enabled:
+        return None
+    from ralis.data.augment import Augmenter
+
+    return Augmenter(info.views, params.augment, seed=params.train.seed)
+
+
+@dataclass
+class ExperimentResult:
+    out_dir: Path
+    method: MultiviewMethod
+    fit: FitResult
+    results: CombinationResults
+    metrics: dict[str, Any]
+
+
+def run_experiment(params: Params, out_dir: str | Path, progress: bool = True) -> ExperimentResult:
+    """One method x protocol x seed: load windows, mask, fit, evaluate the test split, write outputs."""
+    out_dir = Path(out_dir)
+    splits, removed = apply_missing(load_splits(params), params)
+    for name, split in splits.items():
+        if len(split) == 0:
+            raise ValueError(f"split '{name}' of {params.data.dataset} has no window left after the "
+                             f"'{params.missing.protocol}' protocol")
+    info = dataset_info(splits["train"], params.data.dataset)
+    method = build_model(params, info)
+    fitted = fit(method, splits["train"], splits["valid"], params, out_dir,
+                 augmenter=_build_augmenter(params, info), progress=progress)
+    results = evaluate(method, splits["test"], params, out_dir)
+    metrics = {
+        "method": params.train.method, "dataset": params.data.dataset, "protocol": params.missing.protocol,
+        "seed": params.train.seed, "views": list(info.view_names), "test_f1": results.summary,
+        "scenario_k": results.scenario_k, "best_epoch": fitted.best_epoch, "best_valid_f1": fitted.best_valid_f1,
+        "epochs_run": fitted.epochs_run, "stopped_early": fitted.stopped_early,
+        "windows": {k: len(v) for k, v in splits.items()}, "removed_windows": removed,
+    }
+    metrics = nan_to_none(metrics)  # JSON has no NaN: a scenario with no scored combination is null
+    write_json(out_dir / OUTPUTS["metrics"], metrics)
+    return ExperimentResult(out_dir, method, fitted, results, metrics)

@@ -1,0 +1,192 @@
+"""The fit loop: two-stream steps (methods.md §1.8) and the training protocol (§1.11, A11).
+
+One step draws a classification batch and a contrastive batch (16 + 16 [P Table 2]) from two seeded loaders
+over the same labelled training set (A4) and makes ONE call to `method.training_losses`, then one Adam step.
+An epoch has min(len(cls), len(con)) steps, optionally capped by `train.max_steps_per_epoch`.
+After every epoch the validation macro-F1 of the fused prediction with each sample's available views is
+computed (A11); the best checkpoint is the best such F1 among epochs >= `train.min_epochs` ("at least 20
+epochs, best checkpoint on validation" [P§5.1.3]); ties keep the earlier epoch. Optional early stopping
+(`train.patience`) counts epochs without improvement and only acts from `min_epochs` on.
+
+Per-epoch log (DVC plots): `train_log.csv` and `train_log.jsonl` with columns epoch, steps, total, every
+`LossTerms.terms` key, valid_f1, is_best and the flattened `LossTerms.logs` diagnostics averaged over the
+epoch (att_w_<view>, gate_single_<e>, gate_fused_<e>, ...). Both files are rewritten atomically per epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from ralis.checkpoint import save_checkpoint
+from ralis.config import Params
+from ralis.data.store import WindowedSplit
+from ralis.evaluate import fused_f1
+from ralis.io import atomic_path, write_text
+from ralis.methods import MultiviewMethod
+from ralis.runtime import pick_device, seed_everything
+
+__all__ = ["FitResult", "fit", "flatten_logs", "CHECKPOINT_NAME", "LOG_CSV", "LOG_JSONL"]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+LOG_CSV = "train_log.csv"
+LOG_JSONL = "train_log.jsonl"
+
+# LossTerms.logs keys whose vector has one entry per view, and the column prefix used for them
+_PER_VIEW_LOGS = {"att_weights": "att_w"}
+
+
+@dataclass
+class FitResult:
+    best_epoch: int  # 1-based epoch of the saved checkpoint
+    best_valid_f1: float
+    epochs_run: int
+    stopped_early: bool
+    checkpoint_path: Path
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch, as in train_log
+
+
+def flatten_logs(logs: dict[str, Any], view_names: Iterable[str]) -> dict[str, float]:
+    """Diagnostics to scalar columns: att_weights [V] -> att_w_<view>, gate_fused [E] -> gate_fused_<e>."""
+    view_names = list(view_names)
+    out: dict[str, float] = {}
+    for key, value in logs.items():
+        arr = np.asarray(value.detach().float().cpu() if torch.is_tensor(value) else value, dtype=float)
+        if arr.ndim == 0:
+            out[key] = float(arr)
+            continue
+        if arr.ndim != 1:
+            raise ValueError(f"LossTerms.logs[{key!r}] must be a scalar or a vector, got shape {arr.shape}")
+        if key in _PER_VIEW_LOGS:
+            if len(arr) != len(view_names):
+                raise ValueError(f"LossTerms.logs[{key!r}] has {len(arr)} entries for {len(view_names)} views")
+            out.update({f"{_PER_VIEW_LOGS[key]}_{v}": float(a) for v, a in zip(view_names, arr)})
+        else:
+            out.update({f"{key}_{i}": float(a) for i, a in enumerate(arr)})
+    return out
+
+
+class _Mean:
+    """Running means of named scalars (keys may appear in only some steps)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, values: dict[str, float]) -> None:
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+            self.counts[k] = self.counts.get(k, 0) + 1
+
+    def means(self) -> dict[str, float]:
+        return {k: self.sums[k] / self.counts[k] for k in self.sums}
+
+
+def _write_logs(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    columns: list[str] = []
+    for row in history:
+        columns += [c for c in row if c not in columns]
+    with atomic_path(out_dir / LOG_CSV) as tmp:
+        pd.DataFrame(history, columns=columns).to_csv(tmp, index=False)
+    write_text(out_dir / LOG_JSONL, "".join(json.dumps(r, sort_keys=False) + "\n" for r in history))
+
+
+def _check_protocol(params: Params) -> None:
+    t = params.train
+    if t.max_epochs < 1:
+        raise ValueError(f"params.yaml train.max_epochs must be >= 1, got {t.max_epochs}")
+    if not 1 <= t.min_epochs <= t.max_epochs:
+        raise ValueError(f"params.yaml train.min_epochs = {t.min_epochs} must lie in [1, train.max_epochs = "
+                         f"{t.max_epochs}]; lower min_epochs or raise max_epochs (quick profiles: e.g. 3 / 10)")
+    if t.patience is not None and t.patience < 1:
+        raise ValueError(f"params.yaml train.patience must be null or >= 1, got {t.patience}")
+    if t.max_steps_per_epoch is not None and t.max_steps_per_epoch < 1:
+        raise ValueError(f"params.yaml train.max_steps_per_epoch must be null or >= 1, got {t.max_steps_per_epoch}")
+
+
+def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: WindowedSplit, params: Params,
+        out_dir: str | Path, *, augmenter: Any = None, method_name: str | None = None,
+        progress: bool = True) -> FitResult:
+    """Train `method` in place; on return it holds the best checkpoint's weights (eval mode).
+
+    `augmenter` (training data only [P§5.1.3]) is passed to the training streams; the validation split is
+    never augmented. The best checkpoint is written to `out_dir/checkpoint.pt`.
+    """
+    from ralis.data.loader import make_train_streams
+
+    _check_protocol(params)
+    if len(valid_split) == 0:
+        raise ValueError("the validation split is empty; the checkpoint criterion (A11) needs validation windows")
+    t = params.train
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    method_name = method_name or t.method
+    seed_everything(t.seed)
+    device = pick_device(t.device)
+    method.to(device)
+    streams = make_train_streams(train_split, t.cls_batch, t.con_batch, t.seed, augmenter,
+                                 balanced=t.balanced_sampling, num_workers=t.num_workers)
+    cls_loader, con_loader = streams
+    n_steps = min(len(cls_loader), len(con_loader))
+    if t.max_steps_per_epoch is not None:
+        n_steps = min(n_steps, t.max_steps_per_epoch)
+    if n_steps == 0:
+        raise ValueError(f"the training split has {len(train_split)} windows, fewer than one batch of "
+                         f"train.cls_batch={t.cls_batch} / train.con_batch={t.con_batch}; lower the batch sizes")
+    optimizer = torch.optim.Adam(method.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+
+    history: list[dict[str, Any]] = []
+    best_epoch, best_f1, best_state, stale, stopped = 0, -math.inf, None, 0, False
+    for epoch in range(1, t.max_epochs + 1):
+        method.train()
+        terms, diags = _Mean(), _Mean()
+        bar = tqdm(zip(cls_loader, con_loader), total=n_steps, desc=f"epoch {epoch}/{t.max_epochs}",
+                   disable=not progress, leave=False)
+        for step, (cls, con) in enumerate(bar):
+            if step >= n_steps:
+                break
+            losses = method.training_losses(cls.to(device), con.to(device))
+            if not torch.isfinite(losses.total):
+                raise FloatingPointError(f"non-finite loss {losses.total.item()} at epoch {epoch}, step {step}; "
+                                         f"terms {losses.terms}")
+            optimizer.zero_grad(set_to_none=True)
+            losses.total.backward()
+            optimizer.step()
+            terms.add({"total": float(losses.total.detach()), **losses.terms})
+            diags.add(flatten_logs(losses.logs, method.view_names))
+            bar.set_postfix(loss=f"{float(losses.total.detach()):.3f}")
+        bar.close()
+
+        valid_f1 = fused_f1(method, valid_split, params.evaluate.batch_size, device)
+        improved = epoch >= t.min_epochs and valid_f1 > best_f1
+        if improved:
+            best_epoch, best_f1, stale = epoch, valid_f1, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in method.state_dict().items()}
+            save_checkpoint(out_dir / CHECKPOINT_NAME, method, method_name=method_name, params=params,
+                            class_names=train_split.class_names, epoch=epoch, valid_f1=valid_f1)
+        elif epoch >= t.min_epochs:
+            stale += 1
+        history.append({"epoch": epoch, "steps": n_steps, **terms.means(), "valid_f1": valid_f1,
+                        "is_best": int(improved), **diags.means()})
+        _write_logs(out_dir, history)
+        if progress:
+            tqdm.write(f"epoch {epoch}: loss {history[-1]['total']:.4f}  valid macro-F1 {valid_f1:.4f}"
+                       + ("  (best)" if improved else ""))
+        if t.patience is not None and stale >= t.patience:
+            stopped = True
+            break
+
+    if best_state is None:  # cannot happen: min_epochs <= max_epochs and F1 is finite
+        raise RuntimeError("no epoch reached train.min_epochs; no checkpoint was saved")
+    method.load_state_dict(best_state)
+    method.eval()
+    return FitResult(best_epoch, best_f1, len(history), stopped, out_dir / CHECKPOINT_NAME, history)
