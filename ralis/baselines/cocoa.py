@@ -47,7 +47,7 @@ def cocoa_loss_a(z: torch.Tensor, present: torch.Tensor, tau: float = 0.1) -> to
     low = torch.finfo(z.dtype).min  # finite stand-in for log 0, so empty sets give no NaN gradients
     log_p = (pos / tau).masked_fill(~pos_mask, low).flatten(1).logsumexp(1)  # [N]
     count = neg_mask.sum(2)  # [V, N] negatives per (view, anchor)
-    log_mean = (neg / tau).masked_fill(~neg_mask, low).logsumexp(2) - count.clamp_min(1).log()  # [V, N]
+    log_mean = (neg / tau).masked_fill(~neg_mask, low).logsumexp(2) - count.clamp_min(1).to(z.dtype).log()  # [V, N]
     log_n = log_mean.masked_fill(count == 0, low).logsumexp(0)  # [N]
     valid = present.sum(1) >= 2  # samples with a positive pair
     log_p = torch.where(valid, log_p, torch.zeros_like(log_p))

@@ -1,0 +1,204 @@
+"""Method-level checks for every baseline: finite losses with gradients, single-view samples, no leakage from missing
+views, unseen view combinations at predict time, per-row independence in eval mode, config errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from ralis.baselines.flexmoe import FlexMoE
+from ralis.baselines.gmu import GMU
+from ralis.baselines.shaspec import ShaSpec
+from ralis.config import ModelConfig, Params
+from ralis.contract import MultiviewBatch
+from ralis.data.registry import ViewSpec
+from ralis.methods import build_method
+
+VIEWS = [ViewSpec("wrist", "acc", 3, 50.0), ViewSpec("waist", "acc", 3, 50.0), ViewSpec("pose", "pose3d", 6, 20.0)]
+LENGTHS = (32, 32, 16)
+N_CLASSES = 4
+KEYS = ["cmc", "cocoa", "confu", "flexmoe", "fusemoe", "gmu", "shaspec"]
+VARIANTS = {  # extra configurations worth running end to end
+    "cmc-core": ("cmc", {"cmc_core_view": "waist", "cmc_detach_others": True}),
+    "cocoa-B": ("cocoa", {"cocoa_variant": "B"}),
+    "shaspec-random": ("shaspec", {"shaspec_random_subset": True}),
+    "gmu-renorm-random": ("gmu", {"gmu_renorm": True, "gmu_random_subset": True}),
+    "fusemoe-softmax": ("fusemoe", {"fuse_gating": "softmax"}),
+    "cmc-ind-view": ("cmc", {"ind_view_ce": True}),
+}
+
+
+def _params(**baselines) -> Params:
+    p = Params(model=ModelConfig(width=8, kernel_size=3, n_blocks=2, expert_hidden=8, att_hidden=8))
+    b = dict(flex_n_experts=4, flex_top_k=2, fuse_n_experts=4, fuse_top_k=2, confu_triplets=2)
+    b.update(baselines)
+    return dataclasses.replace(p, baselines=dataclasses.replace(p.baselines, **b))
+
+
+def _build(name: str, seed: int = 0, **baselines):
+    torch.manual_seed(seed)
+    return build_method(name, VIEWS, N_CLASSES, _params(**baselines))
+
+
+def _batch(present: torch.Tensor, seed: int, fill: float | None = None) -> MultiviewBatch:
+    """Random views (zeros where missing, or `fill`-scaled noise there to probe leakage) and labels."""
+    g, g_junk = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1000)
+    n = present.shape[0]
+    views = []
+    for v, (spec, t) in enumerate(zip(VIEWS, LENGTHS)):
+        x = torch.randn(n, t, spec.channels, generator=g)
+        junk = torch.zeros_like(x) if fill is None else fill * torch.randn(n, t, spec.channels, generator=g_junk)
+        views.append(torch.where(present[:, v, None, None], x, junk))
+    return MultiviewBatch(tuple(views), present, torch.randint(0, N_CLASSES, (n,), generator=g))
+
+
+def _mixed_present(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    present = torch.rand(n, len(VIEWS), generator=g) < 0.6
+    present[~present.any(1), 0] = True
+    present[0] = True
+    return present
+
+
+def _single_present(n: int) -> torch.Tensor:
+    present = torch.zeros(n, len(VIEWS), dtype=torch.bool)
+    present[torch.arange(n), torch.arange(n) % len(VIEWS)] = True
+    return present
+
+
+def _all_cases():
+    return [(k, k, {}) for k in KEYS] + [(label, k, cfg) for label, (k, cfg) in VARIANTS.items()]
+
+
+CASES = _all_cases()
+IDS = [c[0] for c in CASES]
+
+
+@pytest.mark.parametrize("label,name,cfg", CASES, ids=IDS)
+def test_training_losses_finite_with_gradients(label, name, cfg):
+    model = _build(name, **cfg).train()
+    out = model.training_losses(_batch(_mixed_present(8, 1), 1), _batch(_mixed_present(8, 2), 2))
+    assert out.total.dim() == 0 and torch.isfinite(out.total)
+    assert all(isinstance(v, float) for v in out.terms.values())
+    out.total.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    for v in range(len(VIEWS)):  # every view's encoder is trained
+        keys = (f"encoders.{v}.", f"encoders.{VIEWS[v].name}.")  # MeanFusion's ModuleList or ViewEncoders' dict
+        enc = [p for n, p in model.named_parameters() if any(k in n for k in keys)]
+        assert enc and any(p.grad is not None and p.grad.abs().sum() > 0 for p in enc), (label, VIEWS[v].name)
+
+
+SINGLE = [c for c in CASES if c[0] in KEYS or c[0] in ("cmc-core", "cocoa-B")]  # variants with their own loss path
+
+
+@pytest.mark.parametrize("label,name,cfg", SINGLE, ids=[c[0] for c in SINGLE])
+def test_single_view_samples_give_no_nan(label, name, cfg):
+    model = _build(name, **cfg).train()
+    out = model.training_losses(_batch(_single_present(9), 3), _batch(_single_present(9), 4))
+    assert torch.isfinite(out.total)
+    out.total.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    model.eval()
+    b = _batch(_single_present(6), 5)
+    assert torch.isfinite(model.predict(model.encode(b), b.present)).all()
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_missing_views_never_leak(name):
+    model = _build(name).eval()
+    present = _mixed_present(10, 6)
+    assert not present.all()
+    clean, noisy = _batch(present, 7), _batch(present, 7, fill=100.0)
+    with torch.no_grad():
+        z = model.encode(clean)
+        assert (z.transpose(0, 1)[~present] == 0).all()  # zeros where missing (contract)
+        ref = model.predict(z, present)
+        assert torch.allclose(model.predict(model.encode(noisy), present), ref, atol=1e-6)
+        junk = torch.where(present.T[..., None], z, torch.randn_like(z) * 50)
+        assert torch.allclose(model.predict(junk, present), ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_unseen_view_combinations_work_at_predict_time(name):
+    model = _build(name).train()
+    seen = torch.tensor([[True, True, False], [False, True, True]]).repeat(4, 1)  # combos {0,1} and {1,2} only
+    model.training_losses(_batch(seen, 8), _batch(seen, 9)).total.backward()
+    with torch.no_grad():  # one plain SGD step (torch.optim's first step costs seconds of lazy imports)
+        for p in model.parameters():
+            if p.grad is not None:
+                p -= 0.1 * p.grad
+    model.eval()
+    unseen = torch.tensor([[True, False, True], [True, False, False], [False, False, True], [True, True, True]])
+    b = _batch(unseen.repeat(2, 1), 10)
+    with torch.no_grad():
+        logits = model.predict(model.encode(b), b.present)
+    assert logits.shape == (8, N_CLASSES) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_rows_are_independent_in_eval_mode(name):
+    """Evaluation encodes each window once; a window's logits must not depend on the other rows of the batch."""
+    model = _build(name).eval()
+    b = _batch(_mixed_present(8, 11), 11)
+    with torch.no_grad():
+        z = model.encode(b)
+        full = model.predict(z, b.present)
+        half = model.predict(z[:, :3], b.present[:3])
+    assert torch.allclose(full[:3], half, atol=1e-6)
+
+
+def test_flexmoe_bank_is_trained_only_for_observed_combinations():
+    """RALIS's explanation of Flex-MoE's collapse (methods.md §2.3): complete data never trains the bank."""
+    model = _build("flexmoe").train()
+    assert isinstance(model, FlexMoE)
+    full = torch.ones(6, len(VIEWS), dtype=torch.bool)
+    model.training_losses(_batch(full, 12), _batch(full, 13)).total.backward()
+    assert model.bank.grad is None or model.bank.grad.abs().sum() == 0
+    model.zero_grad()
+    part = full.clone()
+    part[:3, 2] = False  # combination {0, 1}
+    model.training_losses(_batch(part, 14), _batch(full, 15)).total.backward()
+    c = int(model.combination(part[:1]))
+    used = model.bank.grad.abs().sum(-1) > 0  # [2^V - 1, V]
+    assert used[c, 2] and used.sum() == 1
+
+
+def test_shaspec_fills_a_missing_view_with_the_mean_shared_feature():
+    model = _build("shaspec").eval()
+    assert isinstance(model, ShaSpec)
+    present = torch.tensor([[True, True, False], [True, False, False]])
+    with torch.no_grad():
+        z = model.encode(_batch(present, 16))
+        f = model.fuse(z, present)
+    sh = z[..., : model.width]
+    assert torch.allclose(f[2, 0], (sh[0, 0] + sh[1, 0]) / 2)
+    assert torch.allclose(f[1, 1], sh[0, 1]) and torch.allclose(f[2, 1], sh[0, 1])
+    assert z.shape[-1] == 2 * model.width
+
+
+def test_gmu_gates_of_missing_views_are_zero():
+    model = _build("gmu").eval()
+    assert isinstance(model, GMU)
+    present = _mixed_present(6, 17)
+    with torch.no_grad():
+        _, g = model.fuse(model.encode(_batch(present, 17)), present)
+    assert (g.transpose(0, 1)[~present] == 0).all() and (g.transpose(0, 1)[present] > 0).all()
+
+
+@pytest.mark.parametrize("key,value", [("cocoa_variant", "C"), ("cmc_core_view", "ankle"), ("fuse_gating", "cosine"),
+                                       ("confu_lambda", 1.5), ("flex_heads", 3)])
+def test_bad_baseline_config_raises(key, value):
+    name = {"cocoa_variant": "cocoa", "cmc_core_view": "cmc", "fuse_gating": "fusemoe", "confu_lambda": "confu",
+            "flex_heads": "flexmoe"}[key]
+    with pytest.raises(ValueError, match=key.split("_")[0]):
+        _build(name, **{key: value})
+
+
+def test_every_baseline_is_registered():
+    from ralis.methods import METHODS
+
+    build_method("cmc", VIEWS, N_CLASSES, _params())  # imports ralis.baselines
+    assert set(KEYS) <= set(METHODS)
