@@ -15,6 +15,9 @@ from ralis.config import ModelConfig, Params
 from ralis.contract import MultiviewBatch
 from ralis.data.registry import ViewSpec
 from ralis.methods import build_method
+from tests.train_fixtures import one_thread
+
+_one_thread = pytest.fixture(autouse=True)(one_thread)
 
 VIEWS = [ViewSpec("wrist", "acc", 3, 50.0), ViewSpec("waist", "acc", 3, 50.0), ViewSpec("pose", "pose3d", 6, 20.0)]
 LENGTHS = (32, 32, 16)
@@ -202,3 +205,25 @@ def test_every_baseline_is_registered():
 
     build_method("cmc", VIEWS, N_CLASSES, _params())  # imports ralis.baselines
     assert set(KEYS) <= set(METHODS)
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_fit_checkpoint_and_combination_evaluation_run_end_to_end(name, tmp_path):
+    """The harness path: two-stream fit on missing-view data, best checkpoint reload, all 2^V - 1 combinations."""
+    from ralis.checkpoint import load_checkpoint
+    from ralis.evaluate import encode_split, evaluate_combinations, predict_encoded
+    from ralis.train import fit
+    from tests.train_fixtures import CLASSES, make_split, tiny_params
+
+    p = tiny_params(method=name, max_epochs=1, min_epochs=1)
+    p = dataclasses.replace(p, baselines=_params().baselines)
+    torch.manual_seed(0)
+    model = build_method(name, VIEWS, len(CLASSES), p)
+    train, valid = make_split(32, seed=0, drop=0.3, views=tuple(VIEWS)), make_split(16, seed=1, drop=0.3,
+                                                                                      views=tuple(VIEWS))
+    res = fit(model, train, valid, p, tmp_path, progress=False)
+    ck = load_checkpoint(res.checkpoint_path)
+    enc = encode_split(ck.method, valid)
+    assert (predict_encoded(ck.method, enc).y_pred == predict_encoded(model, encode_split(model, valid)).y_pred).all()
+    result = evaluate_combinations(ck.method, enc, [v.name for v in VIEWS], CLASSES)
+    assert len(result.rows) == 2 ** len(VIEWS) - 1

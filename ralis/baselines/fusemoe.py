@@ -79,7 +79,7 @@ class FuseMoE(MultiviewMethod):
         l_cls = F.cross_entropy(logits, cls.labels)
         l_bal = torch.stack([routing_balance(r) for r in routes]).sum()
         total = self.w_cls * l_cls + self.coef * l_bal
-        logs = {"gates": torch.stack([r.gates.detach().mean(0) for r in routes])}  # [V, E] mean gate per router
+        logs = {"gates": torch.stack([r.gates.detach().mean(0) for r in routes]).mean(0)}  # [E] mean over routers
         return LossTerms(total=total, terms={"cls": float(l_cls.detach()), "balance": float(l_bal.detach())},
                          logs=logs)
 
