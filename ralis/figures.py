@@ -1,0 +1,128 @@
+"""Matplotlib figures of the pipeline (PNG files are DVC image plots; Vega plots need a CDN and are blank offline).
+
+    combination_heatmap   test F1 of every one of the 2^V-1 view combinations per method [P§5.2, methods.md §1.12]
+    table_bars            a Table 3-6 analogue as grouped bars (ours with std over seeds, paper as markers)
+    training_curves       per-epoch losses and validation F1 of one run (train_log.csv)
+    window_example        one multiview window (the input contract of ralis.contract)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ralis.paper_tables import ROW_LABEL, SCENARIOS, TABLE_TITLE, scenario_labels
+
+__all__ = ["combination_heatmap", "table_bars", "training_curves", "window_example", "save_figure"]
+
+
+def combination_heatmap(comb: pd.DataFrame, title: str = "", view_names: list[str] | None = None) -> Figure:
+    """Top: rows = methods, columns = the 2^V-1 view combinations by size k; cell = test F1 (%) (mean over seeds).
+    Bottom: which views each column holds (a dot per view).
+
+    `comb` is `ralis.results.collect_combinations` output (row, seed, combination, k, f1); combination names
+    are "+"-joined view names (ralis.evaluate); `view_names` defaults to the single-view combinations in order.
+    """
+    if view_names is None:
+        view_names = list(dict.fromkeys(comb.loc[comb["k"] == 1, "combination"]))
+    mean = comb.groupby(["row", "combination", "k"], sort=False)["f1"].mean().reset_index()
+    cols = mean.drop_duplicates("combination").sort_values(["k"], kind="stable")["combination"].tolist()
+    rows = list(dict.fromkeys(mean["row"]))
+    grid = mean.pivot(index="row", columns="combination", values="f1").reindex(index=rows, columns=cols) * 100
+    member = np.array([[v in c.split("+") for c in cols] for v in view_names])  # [V, n_combinations]
+    ks = member.sum(axis=0)
+    fig, (ax, bx) = plt.subplots(2, 1, sharex=True, figsize=(min(3 + 0.16 * len(cols), 40), 1.6 + 0.3 * (
+        len(rows) + len(view_names))), gridspec_kw={"height_ratios": [max(len(rows), 1), len(view_names)]})
+    im = ax.imshow(grid.to_numpy(dtype=float), aspect="auto", cmap="viridis", vmin=0, vmax=100,
+                   interpolation="nearest")
+    ax.set_yticks(range(len(rows)), [ROW_LABEL.get(r, r) for r in rows], fontsize=8)
+    yy, xx = np.nonzero(member)
+    bx.scatter(xx, yy, s=max(2.0, 60 / max(1, len(cols) ** 0.5)), color="black")
+    bx.set_yticks(range(len(view_names)), view_names, fontsize=7)
+    bx.set_ylim(len(view_names) - 0.5, -0.5)
+    bx.set_xlabel("view combination, grouped by number of views k")
+    for b in np.flatnonzero(np.diff(ks)) + 0.5:  # boundaries between numbers of views
+        ax.axvline(b, color="white", lw=1)
+        bx.axvline(b, color="grey", lw=0.5)
+    starts = np.r_[0, np.flatnonzero(np.diff(ks)) + 1]
+    bx.set_xticks(starts, [f"k={ks[i]}" for i in starts], fontsize=7)
+    ax.set_title(title or "Test F1 (%) per view combination", fontsize=9)
+    fig.colorbar(im, ax=[ax, bx], label="F1 (%)", fraction=0.02, pad=0.01)
+    return fig
+
+
+def table_bars(comp: pd.DataFrame, table: str, dataset: str) -> Figure:
+    """Grouped bars of a table (`ralis.results.compare_with_paper` output): ours ± std, paper as black ticks."""
+    rows = list(dict.fromkeys(comp["row"]))
+    labels = scenario_labels(dataset, table)
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(rows) + 2), 3.6))
+    width = 0.8 / len(SCENARIOS)
+    x = np.arange(len(rows))
+    for i, (sc, lab) in enumerate(zip(SCENARIOS, labels)):
+        part = comp[comp["scenario"] == sc].set_index("row").reindex(rows)
+        xs = x + (i - 1) * width
+        ax.bar(xs, part["mean"], width, yerr=part["std"].fillna(0), label=_scenario_header(lab), capsize=2)
+        if part["paper_mean"].notna().any():
+            ax.scatter(xs, part["paper_mean"], marker="_", color="black", s=120, zorder=3,
+                       label="paper" if i == 0 else None)
+    ax.set_xticks(x, [ROW_LABEL.get(r, r) for r in rows], rotation=30, ha="right")
+    ax.set_ylabel("test macro F1 (%)")
+    ax.set_ylim(0, 112)
+    ax.set_yticks(range(0, 101, 20))
+    ax.set_title(f"{TABLE_TITLE.get(table, table)} [{dataset}]", fontsize=9)
+    ax.legend(fontsize=7, ncol=4, loc="upper center", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _scenario_header(label: str) -> str:
+    return {"1": "1 view", "half": "half of the views", "all": "all views"}.get(label, f"{label} views")
+
+
+def training_curves(log: pd.DataFrame, title: str = "") -> Figure:
+    """Loss terms (left) and validation F1 (right) per epoch from a run's train_log.csv."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
+    terms = [c for c in log.columns if c not in ("epoch", "steps", "valid_f1", "is_best")
+             and not c.startswith(("att_w_", "gate_")) and pd.api.types.is_numeric_dtype(log[c])]
+    for c in terms:
+        a.plot(log["epoch"], log[c], marker=".", label=c)
+    a.set_xlabel("epoch")
+    a.set_ylabel("training loss (epoch mean)")
+    a.legend(fontsize=7)
+    b.plot(log["epoch"], log["valid_f1"] * 100, marker=".")
+    if "is_best" in log and log["is_best"].astype(bool).any():
+        best = log[log["is_best"].astype(bool)].iloc[-1]
+        b.axvline(best["epoch"], color="grey", ls="--", lw=1, label=f"best epoch {int(best['epoch'])}")
+        b.legend(fontsize=7)
+    b.set_xlabel("epoch")
+    b.set_ylabel("validation macro F1 (%)")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def window_example(views: dict[str, np.ndarray], present: np.ndarray, label: str, index: int) -> Figure:
+    """One window of every view (channels over time); a missing view is drawn as an empty panel."""
+    fig, axes = plt.subplots(1, len(views), figsize=(2.2 * len(views), 2.2), squeeze=False)
+    for j, (ax, (name, x)) in enumerate(zip(axes[0], views.items())):
+        if present[index, j]:
+            ax.plot(x[index], lw=0.7)
+        ax.set_title(f"{name}{'' if present[index, j] else ' (missing)'}", fontsize=8)
+        ax.set_xticks([])
+        ax.tick_params(labelsize=6)
+    fig.suptitle(f"window {index}: {label}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
+    """Save a PNG atomically (no timestamp metadata, so identical figures give identical bytes)."""
+    from ralis.io import atomic_path
+
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None})
+    return Path(path)

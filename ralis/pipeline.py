@@ -1,0 +1,220 @@
+"""Small helpers the pipeline notebooks call: params for a stage, one run's params, where runs live.
+
+Every notebook's `parameters` cell defaults to `params_file = ""`, which selects the SMOKE profile below: a
+tiny offline synthetic setting that writes under the git-ignored `scratch/` folder, so nbval and an
+interactive run take seconds and never touch pipeline outputs. DVC passes `params_file ../params.yaml`.
+
+params.yaml's stage-only sections `pipeline` (the DVC matrices) and `results` are read here
+(`PipelineConfig`, `ResultsConfig`); the model sections are read by `ralis.config.load_params`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ralis.config import (
+    AblationConfig,
+    DataConfig,
+    ModelConfig,
+    Params,
+    SyntheticConfig,
+    TrainConfig,
+    from_dict,
+    load_params,
+)
+
+__all__ = [
+    "PipelineConfig", "ResultsConfig", "ABLATION_VARIANTS", "ALL_METHODS", "BASELINES", "PROTOCOLS",
+    "smoke_params", "smoke_pipeline", "stage_params", "stage_sections", "apply_variant", "run_params", "run_dir",
+    "windows_root", "receipt_path", "write_receipt", "ensure_windows", "ensure_runs",
+]
+
+PROTOCOLS = ("complete", "uniform", "per_view")  # Table 3 / Tables 4-5 / Table 6 [P§5.2.1, §5.2.2, §5.4]
+BASELINES = ("meanfusion", "cmc", "cocoa", "flexmoe", "fusemoe", "shaspec", "gmu", "confu")
+ALL_METHODS = ("ralis",) + BASELINES
+
+# Table 5 variants [P§5.3]: each flips one AblationConfig switch of the PAPER defaults (not of params.yaml's
+# `ablation` section), so the ablation stages do not depend on that section. "full" is the unchanged model.
+ABLATION_VARIANTS: dict[str, dict[str, bool]] = {
+    "full": {},
+    "no_moe": {"moe": False},
+    "no_contrast": {"contrast": False},
+    "no_attention": {"attention": False},
+    "no_magnorm": {"magnorm": False},
+    "no_ind_view": {"ind_view": False},
+    "no_sep_load": {"sep_load": False},
+    "no_stop_grad": {"stop_grad": False},
+    "full_graph": {"full_graph": True},
+}
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """params.yaml `pipeline`: what the DVC matrices train (one stage execution per item)."""
+
+    baselines: list[str] = field(default_factory=lambda: list(BASELINES))  # train_baseline matrix
+    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))  # train_ralis / train_baseline
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])  # A18
+    ablations: list[str] = field(default_factory=lambda: list(ABLATION_VARIANTS))  # ablate matrix (Table 5)
+    ablation_protocols: list[str] = field(default_factory=lambda: ["uniform", "per_view"])  # Tables 5 and 6
+
+    def __post_init__(self) -> None:
+        bad = [v for v in self.ablations if v not in ABLATION_VARIANTS]
+        bad += [p for p in (*self.protocols, *self.ablation_protocols) if p not in PROTOCOLS]
+        if bad:
+            raise ValueError(f"params.yaml pipeline: unknown entries {bad}; ablations are {list(ABLATION_VARIANTS)}, "
+                             f"protocols are {list(PROTOCOLS)}")
+
+    @property
+    def methods(self) -> list[str]:
+        return ["ralis", *self.baselines]
+
+
+@dataclass(frozen=True)
+class ResultsConfig:
+    """params.yaml `results`: what the results stage draws."""
+
+    heatmap_protocol: str = "uniform"  # runs whose per-combination F1 the heatmap shows
+    decimals: int = 2  # rounding of the % tables
+
+
+def smoke_params(scratch_dir: str | Path = "../scratch") -> Params:
+    """Tiny offline profile for notebook defaults / nbval: synthetic data under `scratch_dir`, 3 of its views
+    (7 view combinations), a narrow 2-block encoder, one epoch of two steps."""
+    s = Path(scratch_dir)
+    return Params(
+        data=DataConfig(dataset="synthetic", raw_dir=str(s / "raw"), windows_dir=str(s / "windows"),
+                        views=["left_wrist", "waist", "pose3d"]),
+        synthetic=SyntheticConfig(sessions_per_class=1, session_sec=8.0),
+        model=ModelConfig(width=8, n_blocks=2, att_hidden=8, n_experts=4, top_k=2, expert_hidden=8),
+        train=TrainConfig(cls_batch=8, con_batch=8, max_epochs=1, min_epochs=1, max_steps_per_epoch=2),
+    )
+
+
+def smoke_pipeline() -> PipelineConfig:
+    """The smoke matrices: two methods, one protocol, two seeds (so std is defined), one ablation variant."""
+    return PipelineConfig(baselines=["meanfusion"], protocols=["complete"], seeds=[0, 1],
+                          ablations=["no_contrast"], ablation_protocols=["uniform"])
+
+
+def _resolve(params: Params, base: Path) -> Params:
+    """Make data paths absolute relative to the folder of params.yaml (notebooks run in notebooks/)."""
+    d = params.data
+    fix = {k: str(base / getattr(d, k)) for k in ("raw_dir", "windows_dir") if not Path(getattr(d, k)).is_absolute()}
+    return dataclasses.replace(params, data=dataclasses.replace(d, **fix))
+
+
+def stage_sections(params_file: str) -> tuple[PipelineConfig, ResultsConfig]:
+    """The `pipeline` and `results` sections of params.yaml ("" = smoke profile)."""
+    if not params_file:
+        return smoke_pipeline(), ResultsConfig()
+    path = Path(params_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; pass -p params_file ../params.yaml (relative to notebooks/)")
+    raw = yaml.safe_load(path.read_text()) or {}
+    return (from_dict(PipelineConfig, raw.get("pipeline"), f"{path}:pipeline"),
+            from_dict(ResultsConfig, raw.get("results"), f"{path}:results"))
+
+
+def stage_params(params_file: str, scratch_dir: str | Path = "../scratch") -> Params:
+    """Params for a stage: `params_file` ("" = the smoke profile under `scratch_dir`), data paths resolved."""
+    if not params_file:
+        return _resolve(smoke_params(scratch_dir), Path.cwd())
+    path = Path(params_file)
+    return _resolve(load_params(path), path.resolve().parent)
+
+
+def apply_variant(params: Params, variant: str) -> Params:
+    """Table 5 variant on top of the paper's ablation defaults; "" keeps params.yaml's `ablation` section."""
+    if not variant:
+        return params
+    if variant not in ABLATION_VARIANTS:
+        raise ValueError(f"ablation variant {variant!r} is unknown; choose one of {list(ABLATION_VARIANTS)}")
+    return dataclasses.replace(params, ablation=AblationConfig(**ABLATION_VARIANTS[variant]))
+
+
+def run_params(params: Params, method: str, protocol: str, seed: int, variant: str = "") -> Params:
+    """One run's params: `train.method`, `missing.protocol`, `train.seed` and the ablation variant set."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r} is unknown; choose one of {list(PROTOCOLS)}")
+    if variant and method != "ralis":
+        raise ValueError(f"ablation variant {variant!r} applies to RALIS only, not to method {method!r}")
+    p = dataclasses.replace(params, train=dataclasses.replace(params.train, method=method, seed=int(seed)),
+                            missing=dataclasses.replace(params.missing, protocol=protocol))
+    return apply_variant(p, variant)
+
+
+def run_dir(root: str | Path, name: str, protocol: str, seed: int) -> Path:
+    """Folder of one run: `{root}/{method or variant}/{protocol}/seed{seed}` (e.g. outputs/runs/ralis/uniform/seed0)."""
+    return Path(root) / name / protocol / f"seed{int(seed)}"
+
+
+def windows_root(params: Params) -> Path:
+    return Path(params.data.windows_dir) / params.data.dataset
+
+
+def receipt_path(params: Params) -> Path:
+    """The download stage's output: `{raw_dir}/{dataset}.json` (the raw files stay in `{raw_dir}/{dataset}/`)."""
+    return Path(params.data.raw_dir) / f"{params.data.dataset}.json"
+
+
+def write_receipt(params: Params, folder: str | Path) -> dict[str, Any]:
+    """Record what the download stage made available: every raw file under `folder` with its size and SHA-256.
+
+    The raw files are git-ignored and not DVC-cached (a 2.5 GiB archive would double on disk); this small JSON
+    is the stage's DVC output, so the windowing stage reruns when the raw data change. For the synthetic
+    dataset nothing is downloaded (it is simulated in the windowing stage) and the receipt lists no file.
+    """
+    from ralis.data.download import sha256sum
+    from ralis.data.registry import get_dataset
+    from ralis.io import write_json
+
+    spec = get_dataset(params.data.dataset)
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    receipt = {
+        "dataset": spec.key, "obtain": spec.obtain, "source": spec.url or "generated", "licence": spec.licence,
+        "folder": f"{Path(params.data.raw_dir).name}/{spec.key}" if files else None,
+        "files": [{"path": p.relative_to(folder).as_posix(), "bytes": p.stat().st_size, "sha256": sha256sum(p)}
+                  for p in files],
+    }
+    write_json(receipt_path(params), receipt)
+    return receipt
+
+
+def ensure_windows(params: Params, create: bool) -> dict[str, Any]:
+    """The dataset manifest; with `create` (smoke runs only) run download + windowing first if it is missing."""
+    from ralis.data.store import load_manifest
+
+    root = windows_root(params)
+    if not (root / "manifest.json").is_file():
+        if not create:
+            raise FileNotFoundError(f"{root}/manifest.json is missing; run `dvc repro windowing` first")
+        from ralis.data.prepare import fetch_dataset, prepare_windows
+        from ralis.data.registry import get_dataset
+
+        write_receipt(params, fetch_dataset(get_dataset(params.data.dataset), params.data.raw_dir))
+        prepare_windows(params, progress=False)
+    return load_manifest(root)
+
+
+def ensure_runs(params: Params, pipe: PipelineConfig, runs_dir: str | Path, ablations_dir: str | Path) -> list[Path]:
+    """Train the smoke matrices' runs that are missing (the results notebook at its defaults); returns new runs."""
+    from ralis.api import run_experiment
+
+    ensure_windows(params, create=True)
+    todo = [(m, p, s, "", runs_dir) for m in pipe.methods for p in pipe.protocols for s in pipe.seeds]
+    todo += [("ralis", p, s, v, ablations_dir) for v in pipe.ablations for p in pipe.ablation_protocols
+             for s in pipe.seeds]
+    made = []
+    for method, protocol, seed, variant, root in todo:
+        out = run_dir(root, variant or method, protocol, seed)
+        if not (out / "metrics.json").is_file():
+            run_experiment(run_params(params, method, protocol, seed, variant), out, progress=False)
+            made.append(out)
+    return made

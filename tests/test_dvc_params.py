@@ -1,0 +1,209 @@
+"""dvc.yaml against the notebooks, params.yaml and the package (static checks, no DVC run).
+
+* every `-p name` a stage passes exists in that notebook's `parameters` cell, whose defaults are the smoke
+  setting (params_file "" and folders under ../scratch);
+* the command shape that works with queued experiments (PYTHONPATH=$PWD, -k python3, --cwd notebooks);
+* every params.yaml key of a section a stage reads is tracked by that stage (except keys the matrix
+  overrides), and nothing tracked is missing from params.yaml;
+* every ralis module a stage's notebook imports (transitively, lazy imports included) is a stage dependency,
+  so editing code reruns the stages it affects.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+# Sections (or single keys) each stage's notebook reads from params.yaml, and the keys it may leave untracked:
+# keys the matrix overrides (-p method/protocol/seed) and keys the stage's code does not read.
+READS = {
+    "download": (["data.dataset", "data.raw_dir"], []),
+    "windowing": (["data.dataset", "data.raw_dir", "data.windows_dir", "synthetic", "windowing"], []),
+    "train_ralis": (["data.dataset", "data.windows_dir", "data.views", "missing", "augment", "model", "ablation",
+                     "loss", "train", "evaluate"], ["train.method", "train.seed", "missing.protocol"]),
+    "train_baseline": (["data.dataset", "data.windows_dir", "data.views", "missing", "augment", "model", "baselines",
+                        "loss", "train", "evaluate"],
+                       ["train.method", "train.seed", "missing.protocol", "loss.w_balance"]),
+    "ablate": (["data.dataset", "data.windows_dir", "data.views", "missing", "augment", "model", "loss", "train",
+                "evaluate"], ["train.method", "train.seed", "missing.protocol"]),
+    "results": (["data.dataset", "pipeline", "results"], []),
+}
+# Modules a stage imports that must NOT be dependencies: display-only helpers of the training notebooks, the
+# package's version file, and the baselines for RALIS-only stages (imported by build_method to register them).
+NOT_DEPS = {
+    "download": {"ralis"},
+    "windowing": {"ralis.figures", "ralis.paper_tables", "ralis"},
+    "train_ralis": {"ralis.figures", "ralis.paper_tables", "ralis.baselines", "ralis"},
+    "ablate": {"ralis.figures", "ralis.paper_tables", "ralis.baselines", "ralis"},
+    "train_baseline": {"ralis.figures", "ralis.paper_tables", "ralis"},
+    "results": {"ralis"},
+}
+
+
+def _notebook_and_flags(cmd: str) -> tuple[str, dict[str, str]]:
+    argv = shlex.split(cmd.replace("$PWD", "PWD"))
+    nb = next(a for a in argv if a.endswith(".ipynb"))
+    flags = {argv[i + 1]: argv[i + 2] for i, a in enumerate(argv) if a == "-p"}
+    return nb, flags
+
+
+def _parameters_cell(nb_path: Path) -> dict[str, object]:
+    nb = json.loads(nb_path.read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    tree = ast.parse("".join(cell["source"]))
+    out = {}
+    for node in tree.body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, f"{nb_path.name}: parameters cell holds " \
+            f"assignments of literals only, found {ast.dump(node)[:80]}"
+        out[node.targets[0].id] = ast.literal_eval(node.value)
+    return out
+
+
+@pytest.mark.parametrize("stage", sorted(DVC))
+def test_stage_command_matches_notebook_parameters(stage):
+    cmd = DVC[stage]["cmd"]
+    assert cmd.startswith("PYTHONPATH=$PWD papermill --cwd notebooks -k python3 --log-output "), cmd
+    assert "${PWD}" not in cmd
+    nb, flags = _notebook_and_flags(cmd)
+    assert nb in DVC[stage]["deps"], f"{stage}: its notebook {nb} must be a dependency"
+    declared = _parameters_cell(ROOT / nb)
+    missing = sorted(set(flags) - set(declared))
+    assert not missing, f"{stage}: -p {missing} not in {nb}'s parameters cell {sorted(declared)}"
+    assert flags.get("params_file") == "../params.yaml"
+
+
+@pytest.mark.parametrize("nb_path", sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb")), ids=lambda p: p.name)
+def test_parameter_defaults_are_the_smoke_setting(nb_path):
+    declared = _parameters_cell(nb_path)
+    if "params_file" in declared:
+        assert declared["params_file"] == "", f"{nb_path.name}: params_file must default to '' (smoke profile)"
+    for name, value in declared.items():
+        if name.endswith("_dir"):
+            assert str(value).startswith("../scratch/"), f"{nb_path.name}: {name} must default under ../scratch/"
+
+
+def _flatten(section: str) -> set[str]:
+    head, _, key = section.partition(".")
+    if key:
+        return {section}
+    value = PARAMS[head]
+    return {f"{head}.{k}" for k in value} if isinstance(value, dict) else {head}
+
+
+def _tracked(stage: str) -> set[str]:
+    out = set()
+    for p in DVC[stage].get("params", []):
+        out |= _flatten(p) if isinstance(p, str) else set()
+    return out
+
+
+@pytest.mark.parametrize("stage", sorted(READS))
+def test_stage_tracks_every_key_it_reads(stage):
+    reads, untracked = READS[stage]
+    needed = set().union(*(_flatten(s) for s in reads)) - set(untracked)
+    tracked = _tracked(stage)
+    assert not sorted(needed - tracked), f"{stage}: add these params.yaml keys to its `params:` in dvc.yaml"
+    assert not sorted(set(untracked) & tracked), f"{stage}: tracks keys the matrix overrides (they never change)"
+    for key in tracked:
+        head, _, rest = key.partition(".")
+        assert head in PARAMS and (not rest or rest in PARAMS[head]), f"{stage}: {key} is not in params.yaml"
+
+
+def test_every_stage_is_checked():
+    assert set(READS) == set(DVC)
+
+
+def _module_file(name: str) -> Path | None:
+    base = ROOT / Path(*name.split("."))
+    for p in (base.with_suffix(".py"), base / "__init__.py"):
+        if p.is_file():
+            return p
+    return None
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    """ralis modules imported by one file (function-level imports too, except ralis.pipeline's smoke helpers)."""
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if name == "ralis.pipeline" else ast.walk(tree)
+    out = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}
+    return {m for m in out if m.split(".")[0] == "ralis" and _module_file(m)}
+
+
+def _closure(entries: set[str]) -> set[str]:
+    seen, todo = set(), list(entries)
+    while todo:
+        m = todo.pop()
+        if m in seen:
+            continue
+        seen.add(m)
+        parts = m.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parent packages are imported too
+        todo += sorted(_imports(_module_file(m), m))
+    return seen
+
+
+def _notebook_imports(nb_path: Path) -> set[str]:
+    nb = json.loads(nb_path.read_text())
+    src = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    mods = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ralis":
+            mods |= {m for m in (node.module, *(f"{node.module}.{a.name}" for a in node.names)) if _module_file(m)}
+    return mods
+
+
+@pytest.mark.parametrize("stage", sorted(DVC))
+def test_stage_depends_on_the_code_it_imports(stage):
+    nb, _ = _notebook_and_flags(DVC[stage]["cmd"])
+    deps = [ROOT / d for d in DVC[stage]["deps"]]
+    skip = NOT_DEPS.get(stage, {"ralis"})
+    used = {m for m in _closure(_notebook_imports(ROOT / nb))
+            if not any(m == s or m.startswith(s + ".") for s in skip - {"ralis"}) and m not in skip
+            and _module_file(m).read_text().strip()}  # an empty __init__.py changes nothing
+    missing = sorted(m for m in used if not any(_module_file(m).is_relative_to(d) for d in deps))
+    assert not missing, f"{stage} imports {missing}; add their files to its deps in dvc.yaml"
+    for d in deps:
+        assert d.exists() or "${" in str(d) or d.is_relative_to(ROOT / "outputs"), f"{stage}: dep {d} does not exist"
+
+
+def test_matrix_lists_come_from_params():
+    pipe = PARAMS["pipeline"]
+    for stage, keys in {"train_ralis": ("protocols", "seeds"), "train_baseline": ("baselines", "protocols", "seeds"),
+                        "ablate": ("ablations", "ablation_protocols", "seeds")}.items():
+        values = set(DVC[stage]["matrix"].values())
+        assert values == {f"${{pipeline.{k}}}" for k in keys}, stage
+        assert all(isinstance(pipe[k], list) and pipe[k] for k in keys), f"pipeline.{keys}: non-empty lists"
+
+
+def test_quick_pipeline_lists_are_known():
+    import ralis.baselines  # noqa: F401  (registers the baselines)
+    from ralis.methods import METHODS
+    from ralis.pipeline import PipelineConfig
+
+    PipelineConfig(**PARAMS["pipeline"])  # raises on unknown variants / protocols
+
+    assert not sorted(set(PARAMS["pipeline"]["baselines"]) - set(METHODS)), "unknown baseline in pipeline.baselines"
+    assert "ralis" not in PARAMS["pipeline"]["baselines"], "RALIS has its own stage (train_ralis)"
+
+
+def test_results_stage_outputs_are_disjoint_from_run_folders():
+    outs = [o if isinstance(o, str) else next(iter(o)) for o in
+            DVC["results"]["outs"] + DVC["results"]["metrics"] + DVC["results"]["plots"]]
+    assert all(o.startswith("outputs/results/") or o.startswith("outputs/notebooks/") for o in outs)
+    assert re.search(r"outputs/runs\b", " ".join(DVC["results"]["deps"]))
