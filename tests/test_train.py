@@ -191,6 +191,10 @@ def test_meanfusion_loss_uses_only_the_classification_rows():
     torch.manual_seed(0)
     b = method.training_losses(cls, flipped)
     assert a.total.item() == b.total.item() and set(a.terms) == {"cls"}
+    nan_cls = MultiviewBatch(tuple(torch.where(cls.present[:, v, None, None], x, torch.full_like(x, float("nan")))
+                                   for v, x in enumerate(cls.views)), cls.present, cls.labels)
+    torch.manual_seed(0)
+    assert method.training_losses(nan_cls, con).total.item() == a.total.item()  # missing values never leak
     a.total.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in method.head.parameters())
 
