@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,11 +115,14 @@ def _check_protocol(params: Params) -> None:
 
 def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: WindowedSplit, params: Params,
         out_dir: str | Path, *, augmenter: Any = None, method_name: str | None = None,
-        progress: bool = True) -> FitResult:
+        progress: bool = True,
+        on_epoch_end: Callable[[int, MultiviewMethod], dict[str, float] | None] | None = None) -> FitResult:
     """Train `method` in place; on return it holds the best checkpoint's weights (eval mode).
 
     `augmenter` (training data only [P§5.1.3]) is passed to the training streams; the validation split is
     never augmented. The best checkpoint is written to `out_dir/checkpoint.pt`.
+    `on_epoch_end(epoch, method)` (optional; e.g. the §6.2 analysis) runs after each epoch's validation, with
+    the method in eval mode; the scalars it returns are added to that epoch's log row.
     """
     from ralis.data.loader import make_train_streams
 
@@ -167,6 +170,7 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
         bar.close()
 
         valid_f1 = fused_f1(method, valid_split, params.evaluate.batch_size, device)
+        extra = dict(on_epoch_end(epoch, method) or {}) if on_epoch_end is not None else {}
         improved = epoch >= t.min_epochs and valid_f1 > best_f1
         if improved:
             best_epoch, best_f1, stale = epoch, valid_f1, 0
@@ -176,7 +180,7 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
         elif epoch >= t.min_epochs:
             stale += 1
         history.append({"epoch": epoch, "steps": n_steps, **terms.means(), "valid_f1": valid_f1,
-                        "is_best": int(improved), **diags.means()})
+                        "is_best": int(improved), **diags.means(), **extra})
         _write_logs(out_dir, history)
         if progress:
             tqdm.write(f"epoch {epoch}: loss {history[-1]['total']:.4f}  valid macro-F1 {valid_f1:.4f}"
