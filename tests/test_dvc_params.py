@@ -51,7 +51,7 @@ NOT_DEPS = {
 
 
 def _notebook_and_flags(cmd: str) -> tuple[str, dict[str, str]]:
-    argv = shlex.split(cmd.replace("$PWD", "PWD"))
+    argv = shlex.split(cmd.partition(" && ")[2].replace("$PWD", "PWD"))
     nb = next(a for a in argv if a.endswith(".ipynb"))
     flags = {argv[i + 1]: argv[i + 2] for i, a in enumerate(argv) if a == "-p"}
     return nb, flags
@@ -72,9 +72,12 @@ def _parameters_cell(nb_path: Path) -> dict[str, object]:
 @pytest.mark.parametrize("stage", sorted(DVC))
 def test_stage_command_matches_notebook_parameters(stage):
     cmd = DVC[stage]["cmd"]
-    assert cmd.startswith("PYTHONPATH=$PWD papermill --cwd notebooks -k python3 --log-output "), cmd
+    mkdir, _, run = cmd.partition(" && ")
+    assert run.startswith("PYTHONPATH=$PWD papermill --cwd notebooks -k python3 --log-output "), cmd
     assert "${PWD}" not in cmd
     nb, flags = _notebook_and_flags(cmd)
+    executed = shlex.split(run.replace("$PWD", "PWD"))[8]  # papermill ... <input> <output>
+    assert executed.startswith("outputs/notebooks/") and mkdir == f"mkdir -p {Path(executed).parent}", cmd
     assert nb in DVC[stage]["deps"], f"{stage}: its notebook {nb} must be a dependency"
     declared = _parameters_cell(ROOT / nb)
     missing = sorted(set(flags) - set(declared))

@@ -1,0 +1,127 @@
+"""End to end: `dvc repro` of the whole pipeline on a copy of the repository with SMOKE params.
+
+Every stage runs (download, windowing, RALIS and all baselines, ablation variants, results) with one epoch
+of one step on tiny synthetic data; then the tables, figures and metrics are checked, a second `dvc repro`
+must be a no-op, and editing one params.yaml key must mark only the stages that read it as changed.
+About 2-4 minutes on 2 CPU cores; set RALIS_SKIP_E2E=1 to skip it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.skipif(os.environ.get("RALIS_SKIP_E2E") == "1", reason="RALIS_SKIP_E2E=1")
+
+SMOKE = {
+    "synthetic": {"sessions_per_class": 1, "session_sec": 8.0},
+    "data": {"views": ["left_wrist", "waist", "pose3d"]},
+    "model": {"width": 8, "n_blocks": 2, "att_hidden": 8, "n_experts": 4, "top_k": 2, "expert_hidden": 8},
+    "train": {"max_epochs": 1, "min_epochs": 1, "max_steps_per_epoch": 1, "cls_batch": 8, "con_batch": 8},
+    "pipeline": {"protocols": ["uniform"], "seeds": [0], "ablations": ["full", "no_contrast"],
+                 "ablation_protocols": ["uniform"]},
+}
+
+
+def _run(args: list[str], cwd: Path, timeout: int = 600) -> str:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", GIT_AUTHOR_NAME="t",
+               GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    env.pop("PYTHONPATH", None)  # the stages set PYTHONPATH=$PWD themselves
+    res = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, f"{' '.join(args)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+    return res.stdout + res.stderr
+
+
+def _edit_params(repo: Path, changes: dict[str, dict]) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for section, values in changes.items():
+        params[section].update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _changed_stages(repo: Path) -> set[str]:
+    return set(json.loads(_run(["dvc", "status", "--json"], repo).strip().splitlines()[-1] or "{}"))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A git + DVC copy of the working tree (tracked and untracked, not ignored files) with SMOKE params."""
+    repo = tmp_path_factory.mktemp("e2e") / "repo"
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for f in filter(None, files):
+        src = ROOT / f
+        if src.is_file() and not f.startswith(("outputs/", "scratch/", "dvc.lock")):
+            (repo / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / f)
+    _edit_params(repo, SMOKE)
+    _run(["git", "init", "-q"], repo)
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "commit", "-q", "-m", "e2e copy"], repo)
+    _run(["dvc", "repro"], repo, timeout=900)
+    return repo
+
+
+def test_every_stage_ran_and_wrote_its_outputs(repo):
+    methods = ["ralis", *yaml.safe_load((repo / "params.yaml").read_text())["pipeline"]["baselines"]]
+    assert len(methods) == 9
+    for m in methods:
+        metrics = json.loads((repo / "outputs/runs" / m / "uniform/seed0/metrics.json").read_text())
+        assert metrics["method"] == m and metrics["protocol"] == "uniform"
+        assert len((repo / "outputs/runs" / m / "uniform/seed0/combinations.csv").read_text().splitlines()) == 1 + 7
+    for v in ("full", "no_contrast"):
+        assert (repo / "outputs/ablations" / v / "uniform/seed0/train_log.csv").is_file()
+    for nb in ("01_download", "02_windowing", "05_results"):
+        assert (repo / "outputs/notebooks" / f"{nb}.ipynb").is_file()
+    assert (repo / "data/raw/synthetic.json").is_file() and (repo / "data/windows/synthetic/manifest.json").is_file()
+
+
+def test_results_tables_figures_and_metrics(repo):
+    res = repo / "outputs/results"
+    for table in ("table4", "table5"):
+        assert (res / "tables" / f"{table}.csv").is_file() and (res / "tables" / f"{table}.md").is_file()
+        assert (res / "figures" / f"{table}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (res / "tables" / "table3.csv").exists()  # no complete-protocol runs in this pipeline
+    assert (res / "figures" / "combinations_heatmap.png").stat().st_size > 1000
+    metrics = json.loads((res / "metrics.json").read_text())
+    assert set(metrics) == {"table4", "table5"}
+    assert len(metrics["table4"]) == 9 and set(metrics["table5"]) == {"full", "no_contrast"}
+    values = [v for t in metrics.values() for row in t.values() for v in row.values()]
+    assert values and all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in values)
+
+
+def test_second_repro_is_a_no_op(repo):
+    out = _run(["dvc", "repro"], repo)
+    assert "Running stage" not in out, out
+    assert _changed_stages(repo) == set()
+
+
+def test_one_ablation_switch_reruns_only_the_ralis_stages(repo):
+    original = (repo / "params.yaml").read_text()
+    try:
+        _edit_params(repo, {"ablation": {"moe": False}})
+        assert _changed_stages(repo) == {"train_ralis@uniform-0"}
+        (repo / "params.yaml").write_text(original)
+        _edit_params(repo, {"baselines": {"flex_top_k": 3}})
+        assert _changed_stages(repo) == {"train_baseline@flexmoe-uniform-0", "train_baseline@meanfusion-uniform-0",
+                                         "train_baseline@cmc-uniform-0", "train_baseline@cocoa-uniform-0",
+                                         "train_baseline@fusemoe-uniform-0", "train_baseline@shaspec-uniform-0",
+                                         "train_baseline@gmu-uniform-0", "train_baseline@confu-uniform-0"}
+        (repo / "params.yaml").write_text(original)
+        _edit_params(repo, {"results": {"decimals": 1}})
+        assert _changed_stages(repo) == {"results"}
+    finally:
+        (repo / "params.yaml").write_text(original)
+    assert _changed_stages(repo) == set()
