@@ -16,7 +16,8 @@ import yaml
 
 __all__ = [
     "DataConfig", "SyntheticConfig", "WindowConfig", "MissingConfig", "AugmentConfig", "ModelConfig",
-    "AblationConfig", "LossConfig", "TrainConfig", "EvalConfig", "BaselineConfig", "Params", "load_params", "from_dict",
+    "AblationConfig", "LossConfig", "TrainConfig", "EvalConfig", "BaselineConfig", "AnalysisConfig", "Params",
+    "load_params", "from_dict",
 ]
 
 T = TypeVar("T")
@@ -160,6 +161,33 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class AnalysisConfig:
+    """§6 analyses (Figs. 5-8; ralis/analysis, docs/notes/analyses.md). Defaults are the paper's protocol;
+    params.yaml holds quick values. The trainings of Figs. 5-7 use `model`/`loss`/`train` with the overrides below."""
+
+    complexity_views: list[int] = field(default_factory=lambda: list(range(2, 10)))  # V sweep, RealDisp [P§6.4]
+    complexity_batch: int = 64  # N fixed in the V sweep (paper silent; methods.md §4 note 4)
+    complexity_batches: list[int] = field(default_factory=lambda: [8, 16, 32, 64, 128, 256])  # N sweep [methods.md §4]
+    complexity_n_views: int = 9  # V fixed in the N sweep: RealDisp's 9 views [P§6.4]
+    complexity_dim: int = 128  # embedding width C [P§5.1.3]
+    complexity_warmup: int = 20  # warm-up iterations [methods.md §4 note 4]
+    complexity_repeats: int = 450  # timed consecutive batches, averaged [P§6.4]
+    complexity_forms: list[str] = field(default_factory=lambda: ["looped", "batched"])  # methods.md §4 note 3
+    protocol: str = "uniform"  # training data of Figs. 5-7: missing views [P§6.3]
+    epochs: int = 10  # training epochs of Figs. 5-7 ("10 epochs" [P§6.3])
+    steps_per_epoch: int | None = None  # None = full epochs
+    width: int | None = None  # encoder/attention/expert width of those trainings; None = model.width
+    sens_experts: list[int] = field(default_factory=lambda: [8, 16, 32])  # E sweep at K = sens_top_k [P§6.1]
+    sens_top_k: int = 3  # K fixed in the E sweep [P Table 2]
+    sens_top_ks: list[int] = field(default_factory=lambda: [2, 3, 4])  # K sweep at E = sens_n_experts [P§6.1]
+    sens_n_experts: int = 16  # E fixed in the K sweep [P Table 2]
+    conv_classes: int = 4  # classes whose per-class view weights Fig. 6 draws (the JSON has all)
+    conv_batch: int = 64  # batch of the per-epoch validation contrastive loss (negatives per batch)
+    lb_w_contrast: float = 0.1  # contrastive weight of the Fig. 7 trainings [P§6.3]
+    lb_w_balance: float = 1.0  # load-balancing weight of the Fig. 7 trainings [P§6.3]
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataConfig = field(default_factory=DataConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -172,6 +200,7 @@ class Params:
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
     baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
 
 def from_dict(cls: type[T], values: dict[str, Any] | None, where: str = "params") -> T:
