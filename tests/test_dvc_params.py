@@ -38,6 +38,19 @@ READS = {
                 "evaluate"], ["train.method", "train.seed", "missing.protocol"]),
     "results": (["data.dataset", "pipeline", "results"], []),
 }
+# §6 analyses (ralis/analysis): the complexity stage reads only analysis.complexity_*; the trainings of Figs. 5-7
+# read what the ablate stage reads, with analysis.* overriding the protocol, epochs and steps.
+_ANALYSIS_TRAIN = (["data.dataset", "data.windows_dir", "data.views", "missing", "augment", "model", "loss", "train",
+                    "evaluate", "analysis.protocol", "analysis.epochs", "analysis.steps_per_epoch", "analysis.width"],
+                   ["train.method", "train.max_epochs", "train.max_steps_per_epoch", "missing.protocol"])
+READS.update({
+    "complexity": ([f"analysis.complexity_{k}" for k in ("views", "batch", "batches", "n_views", "dim", "warmup",
+                                                          "repeats", "forms")], []),
+    "convergence": (_ANALYSIS_TRAIN[0] + ["analysis.conv_classes", "analysis.conv_batch"], _ANALYSIS_TRAIN[1]),
+    "load_balance": (_ANALYSIS_TRAIN[0] + ["analysis.lb_w_contrast", "analysis.lb_w_balance"], _ANALYSIS_TRAIN[1]),
+    "sensitivity": (_ANALYSIS_TRAIN[0] + [f"analysis.sens_{k}" for k in ("experts", "top_k", "top_ks", "n_experts")],
+                    _ANALYSIS_TRAIN[1]),
+})
 # Modules a stage imports that must NOT be dependencies: display-only helpers of the training notebooks, the
 # package's version file, and the baselines for RALIS-only stages (imported by build_method to register them).
 NOT_DEPS = {
@@ -47,6 +60,9 @@ NOT_DEPS = {
     "ablate": {"ralis.figures", "ralis.paper_tables", "ralis.baselines", "ralis"},
     "train_baseline": {"ralis.figures", "ralis.paper_tables", "ralis"},
     "results": {"ralis"},
+    "convergence": {"ralis.baselines", "ralis"},
+    "load_balance": {"ralis.baselines", "ralis"},
+    "sensitivity": {"ralis.baselines", "ralis"},
 }
 
 

@@ -30,6 +30,10 @@ SMOKE = {
     "train": {"max_epochs": 1, "min_epochs": 1, "max_steps_per_epoch": 1, "cls_batch": 8, "con_batch": 8},
     "pipeline": {"protocols": ["uniform"], "seeds": [0], "ablations": ["full", "no_contrast"],
                  "ablation_protocols": ["uniform"]},
+    "analysis": {"complexity_views": [2, 3], "complexity_batch": 8, "complexity_batches": [4, 8],  # §6 stages
+                 "complexity_n_views": 3, "complexity_dim": 16, "complexity_warmup": 1, "complexity_repeats": 2,
+                 "epochs": 1, "steps_per_epoch": 1, "width": None, "sens_experts": [2, 4], "sens_top_k": 2,
+                 "sens_top_ks": [1, 2], "sens_n_experts": 4},
 }
 
 

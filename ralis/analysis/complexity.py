@@ -206,11 +206,19 @@ class ComplexityResult:
     device: str
 
     def summary(self) -> dict:
-        """Nested slopes {sweep: {loss: {form: {quantity: slope}}}} plus the device, for the metrics JSON."""
-        out: dict = {"device": self.device, "slopes": {}}
+        """Nested slopes {vs_V|vs_N: {loss: {form: {quantity: slope}}}}, the device, and the ratios
+        t(V = max) / t(V = 3) (or the smallest V) of forward time, step time and MACs, for the metrics JSON."""
+        out: dict = {"device": self.device, "slopes": {}, "ratios": {}}
         for r in self.slopes.itertuples():
             out["slopes"].setdefault(f"vs_{r.sweep}", {}).setdefault(r.loss, {}).setdefault(r.form, {})[
                 r.quantity] = round(r.slope, 3)
+        views = sorted(self.timings.loc[self.timings["sweep"] == "V", "V"].unique())
+        if len(views) >= 2:
+            hi, lo = int(views[-1]), (3 if 3 in views[:-1] else int(views[0]))
+            for (kind, form), _ in self.timings[self.timings["sweep"] == "V"].groupby(["loss", "form"], sort=False):
+                out["ratios"].setdefault(f"V{hi}_over_V{lo}", {}).setdefault(kind, {})[form] = {
+                    q: round(time_ratio(self.timings, "V", kind, form, hi, lo, q), 3)
+                    for q in ("forward_ms", "step_ms", "macs")}
         return out
 
 
