@@ -102,7 +102,8 @@ def format_table(comp: pd.DataFrame, table: str, dataset: str, decimals: int = 2
     cols = {}
     for sc, lab in zip(SCENARIOS, labels):
         part = comp[comp["scenario"] == sc].set_index("row").reindex(order)
-        cols[_HEADER.get(lab, f"{lab} views")] = [_pm(m, s, decimals) for m, s in zip(part["mean"], part["std"])]
+        ours = f"{lab} ours" if has_paper else _HEADER.get(lab, f"{lab} views")
+        cols[ours] = [_pm(m, s, decimals) for m, s in zip(part["mean"], part["std"])]
         if has_paper:
             cols[f"{lab} paper"] = [_pm(m, s, decimals) for m, s in zip(part["paper_mean"], part["paper_std"])]
             cols[f"{lab} diff"] = [("" if np.isnan(d) else f"{d:+.{decimals}f}") for d in part["diff"]]
