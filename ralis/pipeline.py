@@ -79,8 +79,13 @@ class PipelineConfig:
 class ResultsConfig:
     """params.yaml `results`: what the results stage draws."""
 
-    heatmap_protocol: str = "uniform"  # runs whose per-combination F1 the heatmap shows
+    heatmap_protocol: str = "uniform"  # runs whose per-combination F1 the heatmap shows (one of pipeline.protocols)
     decimals: int = 2  # rounding of the % tables
+
+    def check(self, pipe: PipelineConfig) -> None:
+        if self.heatmap_protocol not in pipe.protocols:
+            raise ValueError(f"params.yaml results.heatmap_protocol = {self.heatmap_protocol!r} has no runs: "
+                             f"pipeline.protocols is {pipe.protocols}; set it to one of them")
 
 
 def smoke_params(scratch_dir: str | Path = "../scratch") -> Params:
@@ -112,13 +117,15 @@ def _resolve(params: Params, base: Path) -> Params:
 def stage_sections(params_file: str) -> tuple[PipelineConfig, ResultsConfig]:
     """The `pipeline` and `results` sections of params.yaml ("" = smoke profile)."""
     if not params_file:
-        return smoke_pipeline(), ResultsConfig()
+        return smoke_pipeline(), ResultsConfig(heatmap_protocol="complete")
     path = Path(params_file)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; pass -p params_file ../params.yaml (relative to notebooks/)")
     raw = yaml.safe_load(path.read_text()) or {}
-    return (from_dict(PipelineConfig, raw.get("pipeline"), f"{path}:pipeline"),
-            from_dict(ResultsConfig, raw.get("results"), f"{path}:results"))
+    pipe = from_dict(PipelineConfig, raw.get("pipeline"), f"{path}:pipeline")
+    res = from_dict(ResultsConfig, raw.get("results"), f"{path}:results")
+    res.check(pipe)
+    return pipe, res
 
 
 def stage_params(params_file: str, scratch_dir: str | Path = "../scratch") -> Params:

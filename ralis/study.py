@@ -53,7 +53,7 @@ PRESETS: dict[str, Preset] = {
     # §5.2.1: 1 skeleton + 2 accelerometers, complete samples only (Table 3). The ablation matrix cannot be
     # empty (the results stage depends on its folder): one `full` run per seed serves as a cross-check.
     "paper-cmdfall-3v": Preset("cmdfall", ("complete",), ("complete",), views=("wrist", "waist", "kinect3"),
-                               ablations=("full",),
+                               ablations=("full",), extra={"results.heatmap_protocol": "complete"},
                                note="Table 3: wrist + waist + Kinect 3, samples with all 3 views"),
     "paper-synthetic": Preset("synthetic", ("complete", "uniform", "per_view"), ("uniform", "per_view"),
                               note="the paper's training protocol on the offline synthetic data"),

@@ -16,7 +16,7 @@ import yaml
 from ralis import figures, results, study
 from ralis.config import ModelConfig, TrainConfig
 from ralis.paper_tables import PAPER_TABLES, ROW_LABEL, SCENARIOS, paper_frame, scenario_labels
-from ralis.pipeline import ABLATION_VARIANTS, PipelineConfig, run_dir
+from ralis.pipeline import ABLATION_VARIANTS, PipelineConfig, ResultsConfig, run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWS = ["a", "b", "c"]
@@ -103,6 +103,13 @@ def test_written_tables_and_metrics(runs, tmp_path):
     metrics = json.loads(results.write_metrics(tmp_path / "metrics.json", tables).read_text())
     assert set(metrics["table5"]) == {"full", "no_moe"} and set(metrics["table3"]["cmc"]) == {"f1_1", "f1_half",
                                                                                               "f1_all"}
+
+
+def test_heatmap_protocol_must_have_runs(runs):
+    _, _, pipe, _ = runs
+    ResultsConfig(heatmap_protocol="uniform").check(pipe)
+    with pytest.raises(ValueError, match="results.heatmap_protocol = 'per_view' has no runs"):
+        ResultsConfig(heatmap_protocol="per_view").check(pipe)
 
 
 def test_combination_heatmap_has_every_combination(runs):
