@@ -66,3 +66,32 @@ def test_environment_yml_wraps_the_lock_and_the_package():
     assert "-r requirements.txt" in pip_block and "-e ." in pip_block
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=3.11"
+
+
+def _env_pins(deps: list) -> dict[str, str]:
+    """Every package environment.yml names besides python/pip and the two pip lines, as {name: version}."""
+    pins = {}
+    for d in deps:
+        entries = d["pip"] if isinstance(d, dict) else [d]
+        for e in entries:
+            if e in ("pip", "-r requirements.txt", "-e .") or str(e).startswith("python="):
+                continue
+            m = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*={1,2}\s*([^\s=]+)", str(e))
+            assert m, f"environment.yml: '{e}' must be pinned like the lock (name==version)"
+            pins[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    return pins
+
+
+def test_environment_yml_adds_nothing_that_disagrees_with_the_lock():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    lock = _lock()
+    for name, version in _env_pins(env["dependencies"]).items():
+        assert lock.get(name) == version, (
+            f"environment.yml pins {name}={version} but requirements.txt has {lock.get(name)}")
+
+
+def test_env_pin_check_catches_drift():
+    lock = _lock()
+    assert _env_pins(["python=3.11", "pip", {"pip": ["-r requirements.txt", "-e ."]}]) == {}
+    drifted = _env_pins(["numpy=0.0.1"])
+    assert drifted["numpy"] != lock["numpy"]
