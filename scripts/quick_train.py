@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 
 import torch
+import yaml
 
 from ralis.api import run_experiment
 from ralis.config import load_params
@@ -33,6 +34,8 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=None, help="train.max_steps_per_epoch (default: full epochs)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest on a shared CPU)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override one params.yaml value (YAML syntax), e.g. --set ablation.moe=false; repeatable")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -44,6 +47,12 @@ def main() -> None:
                 missing=replace(p.missing, protocol=a.protocol), model=model,
                 train=replace(p.train, method=a.method, seed=a.seed, device=a.device, max_epochs=a.max_epochs,
                               min_epochs=a.min_epochs, max_steps_per_epoch=a.max_steps))
+    for item in a.set:
+        key, sep, value = item.partition("=")
+        section, _, field = key.partition(".")
+        if not sep or not field or not hasattr(p, section) or not hasattr(getattr(p, section), field):
+            raise SystemExit(f"--set {item!r}: expected SECTION.KEY=VALUE with a key of params.yaml")
+        p = replace(p, **{section: replace(getattr(p, section), **{field: yaml.safe_load(value)})})
     t0 = time.time()
     m = run_experiment(p, a.out, progress=False).metrics
     print(f"{a.method} {a.protocol} seed {a.seed}: test F1 "
