@@ -11,29 +11,16 @@ Dimension legend: B tokens, D token width, E experts, K experts kept per token, 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ralis.model.moe import balance_loss, importance, smooth_load
+from ralis.model.moe import Routing, balance_loss, importance, noisy_top_k, smooth_load
 
 __all__ = ["Routing", "RouterLogits", "laplace_distance", "noisy_top_k", "routing_balance", "ExpertFFN"]
 
 GATINGS = ("softmax", "laplace")
-
-
-class Routing(NamedTuple):
-    """`gates` [B, E] (K non-zeros per row summing to 1); `clean` / `noisy` logits [B, E] (noisy = clean in eval);
-    `std` [B, E] noise scale (None in eval); `top_values` [B, min(K+1, E)] largest noisy logits; `k`."""
-
-    gates: torch.Tensor
-    clean: torch.Tensor
-    noisy: torch.Tensor
-    std: torch.Tensor | None
-    top_values: torch.Tensor
-    k: int
 
 
 class RouterLogits(nn.Module):
@@ -61,18 +48,6 @@ def laplace_distance(x: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     """||x_b - w_e||_2 for x [B, D] and keys [E, D] -> [B, E] (a tiny floor keeps the gradient finite at 0)."""
     sq = (x[:, None, :] - keys[None, :, :]).pow(2).sum(-1)  # [B, E]
     return (sq + 1e-12).sqrt()
-
-
-def noisy_top_k(clean: torch.Tensor, std: torch.Tensor, k: int, training: bool) -> Routing:
-    """Noisy top-K gating (methods.md §1.6) from given clean logits: noise only in training, softmax over the K
-    kept logits (for Laplace logits this is FuseMoE's exp(l - logsumexp(l)) over the top K)."""
-    e = clean.shape[1]
-    if not 1 <= k <= e:
-        raise ValueError(f"top_k must lie in [1, n_experts={e}], got {k}")
-    noisy = clean + torch.randn_like(clean) * std if training else clean  # [B, E]
-    top_values, top_idx = noisy.topk(min(k + 1, e), dim=1)  # [B, K+1]
-    gates = torch.zeros_like(noisy).scatter(1, top_idx[:, :k], top_values[:, :k].softmax(dim=1))  # [B, E]
-    return Routing(gates, clean, noisy, std if training else None, top_values, k)
 
 
 def routing_balance(r: Routing, rows: torch.Tensor | None = None, experts: slice = slice(None)) -> torch.Tensor:

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "GateOutput", "NoisyTopKGate", "importance", "smooth_load", "cv_squared", "balance_loss", "MoEOutput", "MoEHead",
+    "GateOutput", "Routing", "noisy_top_k", "NoisyTopKGate", "importance", "smooth_load", "cv_squared",
+    "balance_loss", "MoEOutput", "MoEHead",
 ]
 
 
@@ -28,6 +29,31 @@ class GateOutput(NamedTuple):
     clean_logits: torch.Tensor
     load: torch.Tensor
     importance: torch.Tensor
+
+
+class Routing(NamedTuple):
+    """`gates` [B, E] (K non-zeros per row summing to 1); `clean` / `noisy` logits [B, E] (noisy = clean in eval);
+    `std` [B, E] noise scale (None in eval); `top_values` [B, min(K+1, E)] largest noisy logits; `k`."""
+
+    gates: torch.Tensor
+    clean: torch.Tensor
+    noisy: torch.Tensor
+    std: torch.Tensor | None
+    top_values: torch.Tensor
+    k: int
+
+
+def noisy_top_k(clean: torch.Tensor, std: torch.Tensor | None, k: int, training: bool) -> Routing:
+    """Noisy top-K gating (Shazeer et al. §2.1; methods.md §1.6) from given clean logits [B, E]: noise N(0, std)
+    only in training, softmax over the K kept logits only [P§4.3.1], zeros elsewhere. Used by the RALIS gate and
+    by the MoE baselines (for Laplace logits this is FuseMoE's exp(l - logsumexp(l)) over the top K)."""
+    e = clean.shape[1]
+    if not 1 <= k <= e:
+        raise ValueError(f"top_k must lie in [1, n_experts={e}], got {k}")
+    noisy = clean + torch.randn_like(clean) * std if training else clean  # [B, E]
+    top_values, top_idx = noisy.topk(min(k + 1, e), dim=1)  # [B, K+1]: K+1 needed for the load bar
+    gates = torch.zeros_like(noisy).scatter(1, top_idx[:, :k], top_values[:, :k].softmax(dim=1))  # [B, E]
+    return Routing(gates, clean, noisy, std if training else None, top_values, k)
 
 
 class MoEOutput(NamedTuple):
@@ -92,22 +118,14 @@ class NoisyTopKGate(nn.Module):
         self.w_noise = nn.Parameter(torch.zeros(dim, n_experts))
 
     def forward(self, x: torch.Tensor) -> GateOutput:  # x: [B, D]
-        k, e = self.top_k, self.n_experts
         clean = x @ self.w_gate  # [B, E]
-        noisy = self.training
-        if noisy:
-            std = F.softplus(x @ self.w_noise) + self.noise_eps  # [B, E], the noise network
-            logits = clean + torch.randn_like(clean) * std
+        std = F.softplus(x @ self.w_noise) + self.noise_eps if self.training else None  # [B, E], the noise network
+        r = noisy_top_k(clean, std, self.top_k, self.training)
+        if r.std is not None and r.k < self.n_experts:
+            load = smooth_load(clean, r.noisy, r.std, r.top_values, r.k)
         else:
-            logits = clean
-        top_values, top_idx = logits.topk(min(k + 1, e), dim=1)  # [B, K+1]: K+1 needed for the load bar
-        top_gates = top_values[:, :k].softmax(dim=1)  # softmax over the K kept logits only [P§4.3.1]
-        gates = torch.zeros_like(logits).scatter(1, top_idx[:, :k], top_gates)  # [B, E]
-        if noisy and k < e:
-            load = smooth_load(clean, logits, std, top_values, k)
-        else:
-            load = (gates > 0).sum(0).to(gates.dtype)  # exact token count (no noise, or every expert kept)
-        return GateOutput(gates, clean, load, importance(gates))
+            load = (r.gates > 0).sum(0).to(r.gates.dtype)  # exact token count (no noise, or every expert kept)
+        return GateOutput(r.gates, clean, load, importance(r.gates))
 
 
 class MoEHead(nn.Module):
