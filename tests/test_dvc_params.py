@@ -15,6 +15,7 @@ import ast
 import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,23 @@ def test_results_stage_outputs_are_disjoint_from_run_folders():
             DVC["results"]["outs"] + DVC["results"]["metrics"] + DVC["results"]["plots"]]
     assert all(o.startswith("outputs/results/") or o.startswith("outputs/notebooks/") for o in outs)
     assert re.search(r"outputs/runs\b", " ".join(DVC["results"]["deps"]))
+
+
+def test_uncached_metrics_can_be_committed():
+    """Every `cache: false` metrics file is committable (not git-ignored), so `dvc metrics diff` can compare it with
+    HEAD; every other pipeline output stays ignored."""
+    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=ROOT, capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout")
+    uncached, cached = [], []
+    for stage in DVC.values():
+        for entry in stage.get("metrics", []):
+            path, opts = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+            (uncached if opts.get("cache", True) is False else cached).append(path)
+        cached += [o if isinstance(o, str) else next(iter(o)) for o in stage.get("outs", [])]
+    assert uncached, "dvc.yaml declares no uncached metrics"
+    for path in uncached + cached:
+        path = re.sub(r"\$\{item\.\w+\}", "x", path)  # matrix values
+        path = re.sub(r"\$\{(\w+)\.(\w+)\}", lambda m: str(PARAMS[m[1]][m[2]]), path)  # params.yaml values
+        ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT).returncode == 0
+        should = "ignore" if path not in uncached else "not ignore"
+        assert ignored == (path not in uncached), f"{path}: .gitignore should {should} it"
