@@ -6,10 +6,10 @@ train_log, combinations, metrics) to --out. Example (docs/notes/training.md):
     python scripts/quick_train.py --method ralis --windows-dir scratch/training/windows \
         --width 64 --max-epochs 12 --min-epochs 4 --max-steps 40 --out scratch/training/runs/ralis
 
-The quick CPU settings of the README (issue 4 acceptance, about 8 minutes on one core):
+The quick CPU settings of the README (issue 4 acceptance, about 14 minutes on one core):
 
     python scripts/quick_train.py --method ralis --windows-dir scratch/training/windows --width 32 \
-        --max-epochs 25 --min-epochs 20 --set model.dropout=0.1 --set loss.w_contrast=0.1 --out scratch/i4/wc01
+        --max-epochs 40 --min-epochs 20 --set model.dropout=0.1 --set loss.w_contrast=0.1 --out scratch/i4/e40-s0
 """
 
 from __future__ import annotations
