@@ -139,6 +139,7 @@ class BaselineConfig:
     flex_heads: int = 4  # attention heads [FLEX:main.py]
     flex_dropout: float = 0.5  # [FLEX:main.py]
     flex_gate_weight: float = 1e-2  # gate_loss_weight: S-router CE + both balance groups [FLEX:main.py]
+    flex_warmup_epochs: int = 5  # first epochs on an unshuffled loader, full-view windows first [FLEX:main.py]
     fuse_n_experts: int = 16  # E; RALIS silent, Flex-MoE default (methods.md §2.4)
     fuse_top_k: int = 4  # K; RALIS silent, Flex-MoE default (methods.md §2.4)
     fuse_heads: int = 4  # attention heads (same as Flex-MoE)

@@ -34,6 +34,10 @@ class LossTerms:
 class MultiviewMethod(nn.Module, ABC):
     """Abstract base: subclasses implement encode / predict / training_losses."""
 
+    # first epochs whose classification stream is unshuffled and sorted by present views (ralis.train.fit;
+    # Flex-MoE's warm-up, methods.md §2.3); 0 = always the shuffled stream
+    sorted_warmup_epochs: int = 0
+
     def __init__(self, views: Sequence[ViewSpec], n_classes: int):
         super().__init__()
         if not views:

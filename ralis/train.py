@@ -123,8 +123,10 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
     never augmented. The best checkpoint is written to `out_dir/checkpoint.pt`.
     `on_epoch_end(epoch, method)` (optional; e.g. the §6.2 analysis) runs after each epoch's validation, with
     the method in eval mode; the scalars it returns are added to that epoch's log row.
+    A method with `sorted_warmup_epochs` > 0 (Flex-MoE) draws its classification batches in those first epochs
+    from `make_sorted_loader` (unshuffled, windows with the most views first; log column `sorted_warmup`).
     """
-    from ralis.data.loader import make_train_streams
+    from ralis.data.loader import make_sorted_loader, make_train_streams
 
     _check_protocol(params)
     if len(valid_split) == 0:
@@ -139,6 +141,9 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
     streams = make_train_streams(train_split, t.cls_batch, t.con_batch, t.seed, augmenter,
                                  balanced=t.balanced_sampling, num_workers=t.num_workers)
     cls_loader, con_loader = streams
+    warmup = method.sorted_warmup_epochs  # Flex-MoE: sorted, unshuffled classification batches first
+    sorted_loader = (make_sorted_loader(train_split, t.cls_batch, t.seed, augmenter, num_workers=t.num_workers)
+                     if warmup > 0 else None)
     n_steps = min(len(cls_loader), len(con_loader))
     if t.max_steps_per_epoch is not None:
         n_steps = min(n_steps, t.max_steps_per_epoch)
@@ -152,7 +157,8 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
     for epoch in range(1, t.max_epochs + 1):
         method.train()
         terms, diags = _Mean(), _Mean()
-        bar = tqdm(zip(cls_loader, con_loader), total=n_steps, desc=f"epoch {epoch}/{t.max_epochs}",
+        cls_stream = sorted_loader if epoch <= warmup else cls_loader
+        bar = tqdm(zip(cls_stream, con_loader), total=n_steps, desc=f"epoch {epoch}/{t.max_epochs}",
                    disable=not progress, leave=False)
         for step, (cls, con) in enumerate(bar):
             if step >= n_steps:
@@ -180,7 +186,8 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
         elif epoch >= t.min_epochs:
             stale += 1
         history.append({"epoch": epoch, "steps": n_steps, **terms.means(), "valid_f1": valid_f1,
-                        "is_best": int(improved), **diags.means(), **extra})
+                        "is_best": int(improved), **diags.means(), **extra}
+                       | ({"sorted_warmup": int(epoch <= warmup)} if warmup > 0 else {}))
         _write_logs(out_dir, history)
         if progress:
             tqdm.write(f"epoch {epoch}: loss {history[-1]['total']:.4f}  valid macro-F1 {valid_f1:.4f}"

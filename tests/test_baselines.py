@@ -192,10 +192,10 @@ def test_gmu_gates_of_missing_views_are_zero():
 
 
 @pytest.mark.parametrize("key,value", [("cocoa_variant", "C"), ("cmc_core_view", "ankle"), ("fuse_gating", "cosine"),
-                                       ("confu_lambda", 1.5), ("flex_heads", 3)])
+                                       ("confu_lambda", 1.5), ("flex_heads", 3), ("flex_warmup_epochs", -1)])
 def test_bad_baseline_config_raises(key, value):
     name = {"cocoa_variant": "cocoa", "cmc_core_view": "cmc", "fuse_gating": "fusemoe", "confu_lambda": "confu",
-            "flex_heads": "flexmoe"}[key]
+            "flex_heads": "flexmoe", "flex_warmup_epochs": "flexmoe"}[key]
     with pytest.raises(ValueError, match=key.split("_")[0]):
         _build(name, **{key: value})
 
@@ -227,3 +227,9 @@ def test_fit_checkpoint_and_combination_evaluation_run_end_to_end(name, tmp_path
     assert (predict_encoded(ck.method, enc).y_pred == predict_encoded(model, encode_split(model, valid)).y_pred).all()
     result = evaluate_combinations(ck.method, enc, [v.name for v in VIEWS], CLASSES)
     assert len(result.rows) == 2 ** len(VIEWS) - 1
+
+
+def test_only_flexmoe_asks_for_sorted_warmup_epochs():
+    assert _build("flexmoe").sorted_warmup_epochs == 5  # [FLEX:main.py]
+    assert _build("flexmoe", flex_warmup_epochs=0).sorted_warmup_epochs == 0
+    assert all(_build(k).sorted_warmup_epochs == 0 for k in KEYS if k != "flexmoe")

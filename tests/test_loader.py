@@ -9,7 +9,14 @@ import torch
 from ralis.config import AugmentConfig
 from ralis.contract import MultiviewBatch
 from ralis.data.augment import Augmenter
-from ralis.data.loader import MultiviewDataset, collate_multiview, make_eval_loader, make_train_streams
+from ralis.data.loader import (
+    MultiviewDataset,
+    availability_order,
+    collate_multiview,
+    make_eval_loader,
+    make_sorted_loader,
+    make_train_streams,
+)
 from ralis.data.registry import ViewSpec
 from ralis.data.store import WindowedSplit
 
@@ -125,3 +132,34 @@ def test_worker_processes_get_distinct_reproducible_augmentation():
 def test_batch_larger_than_split_is_an_error():
     with pytest.raises(ValueError, match="fewer than the batch size"):
         make_train_streams(_split(10), 16, 16, seed=0, augmenter=None)
+
+
+# ---------------------------------------------------------------- Flex-MoE warm-up order
+def test_availability_order_matches_a_sort_loop_with_seeded_ties():
+    present = _split(60, seed=5).present
+    order = availability_order(present, seed=3)
+    assert sorted(order.tolist()) == list(range(60))
+    # slow reference: rank of each window in the seeded permutation breaks the ties
+    rank = {int(i): r for r, i in enumerate(np.random.default_rng(3).permutation(60))}
+    expected = sorted(range(60), key=lambda i: (-int(present[i].sum()), rank[i]))
+    assert order.tolist() == expected
+    assert (np.diff(present[order].sum(1)) <= 0).all()  # full-view windows first
+    assert np.array_equal(order, availability_order(present, seed=3))
+    assert not np.array_equal(order, availability_order(present, seed=4))  # ties: a different seeded order
+    with pytest.raises(ValueError, match="bool array"):
+        availability_order(present.astype(int), seed=0)
+
+
+def test_sorted_loader_serves_full_view_windows_first_and_is_reproducible():
+    split = _split(45, seed=6)
+    aug = Augmenter(SPECS, AugmentConfig(), seed=1)
+    a = _epoch(make_sorted_loader(split, 8, seed=0, augmenter=aug))
+    assert len(a) == 45 // 8 == len(make_train_streams(split, 8, 8, seed=0, augmenter=None).cls_loader)
+    counts = torch.cat([b.present.sum(1) for b in a])
+    assert (counts[:-1] >= counts[1:]).all() and int(counts[0]) == 3
+    assert _same_batches(a, _epoch(make_sorted_loader(split, 8, seed=0, augmenter=aug)))  # same order, same aug
+    plain = _epoch(make_sorted_loader(split, 8, seed=0, augmenter=None))
+    assert all(torch.equal(x.labels, y.labels) for x, y in zip(a, plain))  # same order with or without augmentation
+    assert not _same_batches(a, plain)  # but the training batches are augmented
+    with pytest.raises(ValueError, match="cls_batch"):
+        make_sorted_loader(_split(5), 8, seed=0, augmenter=None)

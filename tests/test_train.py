@@ -92,6 +92,36 @@ def test_tiny_model_overfits_a_tiny_training_set(tmp_path):
     assert res.history[-1]["total"] < 0.25 * res.history[0]["total"]
 
 
+class RecordingMeanFusion(MeanFusion):
+    """Mean fusion that asks fit for sorted warm-up epochs and records each classification batch."""
+
+    sorted_warmup_epochs = 2
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def training_losses(self, cls, con):
+        self.seen.append((cls.present.sum(1), cls.labels))
+        return super().training_losses(cls, con)
+
+
+def test_sorted_warmup_epochs_draw_full_view_windows_first_then_shuffle(tmp_path):
+    params = tiny_params(max_epochs=3, min_epochs=1)
+    train, valid = make_split(48, seed=5, drop=0.4), make_split(24, seed=6, drop=0.4)
+    method = RecordingMeanFusion(VIEWS, 3, width=16, kernel_size=3, n_blocks=2, dropout=0.0, hidden=16)
+    fit(method, train, valid, params, tmp_path, progress=False)
+    steps = 48 // 8
+    epochs = [method.seen[e * steps:(e + 1) * steps] for e in range(3)]
+    counts = [torch.cat([c for c, _ in ep]) for ep in epochs]
+    labels = [torch.cat([y for _, y in ep]) for ep in epochs]
+    for e in (0, 1):  # warm-up: unshuffled, most views first, the same order both epochs
+        assert (counts[e][:-1] >= counts[e][1:]).all() and int(counts[e][0]) == len(VIEWS)
+    assert torch.equal(labels[0], labels[1]) and torch.equal(counts[0], counts[1])
+    assert not (counts[2][:-1] >= counts[2][1:]).all()  # afterwards: the shuffled stream
+    assert pd.read_csv(tmp_path / LOG_CSV).sorted_warmup.tolist() == [1, 1, 0]
+
+
 def _scripted_f1(monkeypatch, values):
     it = iter(values)
     monkeypatch.setattr(train_mod, "fused_f1", lambda *a, **k: next(it))

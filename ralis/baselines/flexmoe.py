@@ -6,6 +6,8 @@
              x = x + Dropout(MoE(LN(x)))                            MoE FFN per token, noisy top-K router
     head     y = Linear([x_1; ...; x_V])
     loss     CE + w_gate (CE_S-router + L_bal(full tokens) + L_bal(non-full tokens, experts 1..E-1))
+    warm-up  the first `flex_warmup_epochs` epochs draw classification batches unshuffled, windows with the most
+             views first (ralis.data.loader.make_sorted_loader, used by ralis.train.fit)
 The S-router sends every token of a non-full sample to the expert of its combination. With 2^V - 1 > E the
 harness maps combination c to expert(c) = 0 if c = 0 else 1 + ((c - 1) mod (E - 1)) (identity when 2^V - 1 <= E).
 """
@@ -56,6 +58,8 @@ class FlexMoE(MultiviewMethod):
         super().__init__(views, n_classes)
         m, b = params.model, params.baselines
         d, v = m.width, len(views)
+        if b.flex_warmup_epochs < 0:
+            raise ValueError(f"params.yaml baselines.flex_warmup_epochs must be >= 0, got {b.flex_warmup_epochs}")
         if d % b.flex_heads:
             raise ValueError(f"model.width={d} must be divisible by baselines.flex_heads={b.flex_heads}")
         self.encoders = ViewEncoders(views, m)
@@ -70,6 +74,7 @@ class FlexMoE(MultiviewMethod):
         self.register_buffer("lut", combination_lookup(v), persistent=False)
         self.top_k, self.n_experts = b.flex_top_k, b.flex_n_experts
         self.w_gate, self.w_cls = b.flex_gate_weight, params.loss.w_cls
+        self.sorted_warmup_epochs = b.flex_warmup_epochs  # G-router first sees complete windows [FLEX:main.py]
 
     def encode(self, batch: MultiviewBatch) -> torch.Tensor:
         """Raw encoder outputs u [V, N, D], zeros where missing."""

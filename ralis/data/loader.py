@@ -20,7 +20,7 @@ from ralis.data.store import WindowedSplit
 from ralis.runtime import make_generator, seed_worker
 
 __all__ = ["Sample", "MultiviewDataset", "collate_multiview", "TrainStreams", "make_train_streams",
-           "make_eval_loader", "stream_seed"]
+           "make_eval_loader", "stream_seed", "availability_order", "make_sorted_loader"]
 
 
 class Sample(NamedTuple):
@@ -113,6 +113,36 @@ def make_train_streams(split: WindowedSplit, cls_batch: int, con_batch: int, see
         _train_loader(split, cls_batch, stream_seed(seed, 0), forks[0], num_workers, balanced),
         _train_loader(split, con_batch, stream_seed(seed, 1), forks[1], num_workers, False),
     )
+
+
+def availability_order(present: np.ndarray, seed: int) -> np.ndarray:
+    """Window indices by number of present views, most first; ties in a seeded random order.
+
+    The Flex-MoE warm-up order (methods.md §2.3): the official code sorts its training ids stably by the
+    number of observed modalities after taking them from a Python set, so ties come in an arbitrary order;
+    a seeded permutation gives the same effect reproducibly (our windows are stored grouped by subject
+    and class, which a stable sort alone would keep).
+    """
+    if present.ndim != 2 or present.dtype != np.bool_:
+        raise ValueError(f"present must be a bool array [N, V], got {present.dtype} {present.shape}")
+    perm = np.random.default_rng(seed).permutation(len(present))
+    return perm[np.argsort(-present[perm].sum(1), kind="stable")]
+
+
+def make_sorted_loader(split: WindowedSplit, batch: int, seed: int, augmenter: Augmenter | None,
+                       num_workers: int = 0) -> DataLoader:
+    """Unshuffled classification loader in `availability_order` (full-view windows first), for warm-up epochs.
+
+    Same length as the shuffled classification stream (drop_last); its augmenter is a third fork (stream 2).
+    """
+    if len(split) < batch:
+        raise ValueError(f"training split has {len(split)} windows, fewer than the batch size {batch} "
+                         "(drop_last=True would give no batch); lower train.cls_batch")
+    aug = None if augmenter is None else augmenter.fork(stream_seed(seed, 2))
+    order = availability_order(split.present, stream_seed(seed, 2)).tolist()
+    return DataLoader(MultiviewDataset(split, aug), batch_size=batch, sampler=order, drop_last=True,
+                      collate_fn=collate_multiview, num_workers=num_workers, worker_init_fn=seed_worker,
+                      generator=make_generator(seed))
 
 
 def make_eval_loader(split: WindowedSplit, batch_size: int, num_workers: int = 0) -> DataLoader:
