@@ -83,12 +83,13 @@ def stream_seed(seed: int, stream: int) -> int:
 
 
 def _train_loader(split: WindowedSplit, batch: int, seed: int, augmenter: Augmenter | None, num_workers: int,
-                  balanced: bool) -> DataLoader:
+                  balanced: bool, order: list[int] | None = None) -> DataLoader:
+    """Training loader: shuffled, class-balanced (`balanced`), or in a fixed `order` (unshuffled)."""
     if len(split) < batch:
         raise ValueError(f"training split has {len(split)} windows, fewer than the batch size {batch} "
                          "(drop_last=True would give no batch); lower train.cls_batch / train.con_batch")
     gen = make_generator(seed)
-    sampler = None
+    sampler = order
     if balanced:  # A13: class-balanced resampling (VSF BalancedFusionDataset), with replacement
         counts = np.bincount(split.labels, minlength=len(split.class_names))
         weights = torch.as_tensor(1.0 / counts[split.labels], dtype=torch.double)
@@ -135,14 +136,10 @@ def make_sorted_loader(split: WindowedSplit, batch: int, seed: int, augmenter: A
 
     Same length as the shuffled classification stream (drop_last); its augmenter is a third fork (stream 2).
     """
-    if len(split) < batch:
-        raise ValueError(f"training split has {len(split)} windows, fewer than the batch size {batch} "
-                         "(drop_last=True would give no batch); lower train.cls_batch")
-    aug = None if augmenter is None else augmenter.fork(stream_seed(seed, 2))
-    order = availability_order(split.present, stream_seed(seed, 2)).tolist()
-    return DataLoader(MultiviewDataset(split, aug), batch_size=batch, sampler=order, drop_last=True,
-                      collate_fn=collate_multiview, num_workers=num_workers, worker_init_fn=seed_worker,
-                      generator=make_generator(seed))
+    warm_seed = stream_seed(seed, 2)
+    aug = None if augmenter is None else augmenter.fork(warm_seed)
+    return _train_loader(split, batch, warm_seed, aug, num_workers, balanced=False,
+                         order=availability_order(split.present, warm_seed).tolist())
 
 
 def make_eval_loader(split: WindowedSplit, batch_size: int, num_workers: int = 0) -> DataLoader:
