@@ -134,9 +134,9 @@ def evaluate(method: MultiviewMethod, split: WindowedSplit, params: Params, out_
 def _build_augmenter(params: Params, info: DatasetInfo) -> Any:
     if not params.augment.enabled:
         return None
-    from ralis.data.augment import Augmenter
+    from ralis.data.augment_batch import BatchAugmenter
 
-    return Augmenter(info.views, params.augment, seed=params.train.seed)
+    return BatchAugmenter(info.views, params.augment, seed=params.train.seed)
 
 
 @dataclass

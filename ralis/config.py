@@ -112,6 +112,8 @@ class TrainConfig:
     seed: int = 0  # A18: seeds 0, 1, 2
     device: str = "auto"  # auto = CUDA when available, else CPU
     lr: float = 1e-3  # Adam [P Table 2]
+    lr_schedule: str = "constant"  # constant [P Table 2: no schedule] | cosine (linear warm-up, cosine decay to 0)
+    warmup_epochs: float = 0.0  # cosine: epochs of linear warm-up from 0 (fractions allowed)
     weight_decay: float = 0.0  # A11 (VSF used 1e-5)
     cls_batch: int = 16  # classification batch size [P Table 2]
     con_batch: int = 16  # contrastive batch size [P Table 2]
@@ -120,7 +122,6 @@ class TrainConfig:
     patience: int | None = None  # early stopping after min_epochs (A11; VSF 30); None = off
     balanced_sampling: bool = False  # A13
     max_steps_per_epoch: int | None = None  # cap for quick profiles; None = full epoch
-    num_workers: int = 0  # DataLoader workers
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,16 @@ class MultiviewBatch:
             None if self.labels is None else self.labels.to(device),
         )
 
+    def cat(self, other: MultiviewBatch) -> MultiviewBatch:
+        """This batch's rows, then `other`'s: the two training streams in one encoder pass (methods.md §1.8).
+
+        The result is unlabelled (the contrastive stream's labels are never used); slice `[:len(self)]`.
+        """
+        if other.n_views != self.n_views:
+            raise ValueError(f"cannot join a batch of {self.n_views} views with one of {other.n_views}")
+        return MultiviewBatch(tuple(torch.cat([a, b]) for a, b in zip(self.views, other.views)),  # [N1+N2, T_v, C_v]
+                              torch.cat([self.present, other.present]))  # [N1+N2, V]
+
     def select_views(self, keep: torch.Tensor) -> MultiviewBatch:
         """Restrict to a view combination (`keep`: bool [V]); other views become missing.
 

@@ -28,14 +28,14 @@ import torch
 from tqdm.auto import tqdm
 
 from ralis.checkpoint import save_checkpoint
-from ralis.config import Params
+from ralis.config import Params, TrainConfig
 from ralis.data.store import WindowedSplit
 from ralis.evaluate import fused_f1
 from ralis.io import atomic_path, write_text
 from ralis.methods import MultiviewMethod
 from ralis.runtime import pick_device, seed_everything
 
-__all__ = ["FitResult", "fit", "flatten_logs", "CHECKPOINT_NAME", "LOG_CSV", "LOG_JSONL"]
+__all__ = ["FitResult", "fit", "lr_factor", "flatten_logs", "CHECKPOINT_NAME", "LOG_CSV", "LOG_JSONL"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_CSV = "train_log.csv"
@@ -113,6 +113,23 @@ def _check_protocol(params: Params) -> None:
         raise ValueError(f"params.yaml train.max_steps_per_epoch must be null or >= 1, got {t.max_steps_per_epoch}")
 
 
+def lr_factor(t: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    """Learning-rate multiplier of optimiser step s (0-based): 1 for `constant` [P Table 2]; for `cosine`, a linear
+    warm-up over `warmup_epochs`, then a cosine decay that reaches 0 after `max_epochs` epochs."""
+    total = t.max_epochs * steps_per_epoch
+    warm = min(round(t.warmup_epochs * steps_per_epoch), total - 1)
+    if t.lr_schedule == "constant":
+        return lambda s: 1.0
+    if t.lr_schedule != "cosine":
+        raise ValueError(f"params.yaml train.lr_schedule = {t.lr_schedule!r}; use 'constant' or 'cosine'")
+
+    def cosine(s: int) -> float:
+        if s < warm:
+            return (s + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warm) / max(1, total - warm))))
+    return cosine
+
+
 def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: WindowedSplit, params: Params,
         out_dir: str | Path, *, augmenter: Any = None, method_name: str | None = None,
         progress: bool = True,
@@ -139,11 +156,10 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
     device = pick_device(t.device)
     method.to(device)
     streams = make_train_streams(train_split, t.cls_batch, t.con_batch, t.seed, augmenter,
-                                 balanced=t.balanced_sampling, num_workers=t.num_workers)
+                                 balanced=t.balanced_sampling)
     cls_loader, con_loader = streams
     warmup = method.sorted_warmup_epochs  # Flex-MoE: sorted, unshuffled classification batches first
-    sorted_loader = (make_sorted_loader(train_split, t.cls_batch, t.seed, augmenter, num_workers=t.num_workers)
-                     if warmup > 0 else None)
+    sorted_loader = make_sorted_loader(train_split, t.cls_batch, t.seed, augmenter) if warmup > 0 else None
     n_steps = min(len(cls_loader), len(con_loader))
     if t.max_steps_per_epoch is not None:
         n_steps = min(n_steps, t.max_steps_per_epoch)
@@ -151,12 +167,14 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
         raise ValueError(f"the training split has {len(train_split)} windows, fewer than one batch of "
                          f"train.cls_batch={t.cls_batch} / train.con_batch={t.con_batch}; lower the batch sizes")
     optimizer = torch.optim.Adam(method.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(t, n_steps))
 
     history: list[dict[str, Any]] = []
     best_epoch, best_f1, best_state, stale, stopped = 0, -math.inf, None, 0, False
     for epoch in range(1, t.max_epochs + 1):
         method.train()
         terms, diags = _Mean(), _Mean()
+        epoch_lr = optimizer.param_groups[0]["lr"]  # at the epoch's first step (logged)
         cls_stream = sorted_loader if epoch <= warmup else cls_loader
         bar = tqdm(zip(cls_stream, con_loader), total=n_steps, desc=f"epoch {epoch}/{t.max_epochs}",
                    disable=not progress, leave=False)
@@ -170,6 +188,7 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
             optimizer.step()
+            scheduler.step()
             terms.add({"total": float(losses.total.detach()), **losses.terms})
             diags.add(flatten_logs(losses.logs, method.view_names))
             bar.set_postfix(loss=f"{float(losses.total.detach()):.3f}")
@@ -185,7 +204,7 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
                             class_names=train_split.class_names, epoch=epoch, valid_f1=valid_f1)
         elif epoch >= t.min_epochs:
             stale += 1
-        history.append({"epoch": epoch, "steps": n_steps, **terms.means(), "valid_f1": valid_f1,
+        history.append({"epoch": epoch, "steps": n_steps, "lr": epoch_lr, **terms.means(), "valid_f1": valid_f1,
                         "is_best": int(improved), **diags.means(), **extra}
                        | ({"sorted_warmup": int(epoch <= warmup)} if warmup > 0 else {}))
         _write_logs(out_dir, history)

@@ -15,6 +15,7 @@ from ralis.config import ModelConfig, Params
 from ralis.contract import MultiviewBatch
 from ralis.data.registry import ViewSpec
 from ralis.methods import build_method
+from ralis.model.bank import EncoderBank
 from tests.train_fixtures import one_thread
 
 _one_thread = pytest.fixture(autouse=True)(one_thread)
@@ -88,10 +89,14 @@ def test_training_losses_finite_with_gradients(label, name, cfg):
     out.total.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
-    for v in range(len(VIEWS)):  # every view's encoder is trained
-        keys = (f"encoders.{v}.", f"encoders.{VIEWS[v].name}.")  # MeanFusion's ModuleList or ViewEncoders' dict
-        enc = [p for n, p in model.named_parameters() if any(k in n for k in keys)]
-        assert enc and any(p.grad is not None and p.grad.abs().sum() > 0 for p in enc), (label, VIEWS[v].name)
+    banks = [m for m in model.modules() if isinstance(m, EncoderBank)]
+    assert banks, label
+    for bank in banks:  # every view's encoder is trained: its block of the grouped stem weights gets a gradient
+        for key, members in bank.groups.items():
+            grad = bank.encoders[key].stem.conv.weight.grad
+            assert grad is not None, (label, key)
+            for j, v in enumerate(members):
+                assert grad.chunk(len(members))[j].abs().sum() > 0, (label, VIEWS[v].name)
 
 
 SINGLE = [c for c in CASES if c[0] in KEYS or c[0] in ("cmc-core", "cocoa-B")]  # variants with their own loss path

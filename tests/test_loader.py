@@ -8,14 +8,14 @@ import torch
 
 from ralis.config import AugmentConfig
 from ralis.contract import MultiviewBatch
-from ralis.data.augment import Augmenter
+from ralis.data.augment_batch import BatchAugmenter as Augmenter
 from ralis.data.loader import (
-    MultiviewDataset,
+    BatchStream,
     availability_order,
-    collate_multiview,
     make_eval_loader,
     make_sorted_loader,
     make_train_streams,
+    stream_seed,
 )
 from ralis.data.registry import ViewSpec
 from ralis.data.store import WindowedSplit
@@ -55,24 +55,14 @@ def test_eval_loader_is_ordered_complete_and_unaugmented():
     for j, name in enumerate("abp"):
         assert torch.equal(views[j], torch.from_numpy(split.views[name]))
     assert torch.equal(torch.cat([bb.labels for bb in batches]), torch.from_numpy(split.labels))
-    assert make_eval_loader(split, 8).dataset.augmenter is None
-
-
-def test_dataset_item_and_collate():
-    ds = MultiviewDataset(_split(5))
-    s = ds[3]
-    assert len(s.views) == 3 and s.views[2].shape == (8, 9) and s.present.shape == (3,)
-    batch = collate_multiview([ds[i] for i in range(5)])
-    assert batch.present.shape == (5, 3) and len(batch) == 5
-    with pytest.raises(ValueError, match="empty"):
-        collate_multiview([])
+    assert make_eval_loader(split, 8).augmenter is None
 
 
 def test_rows_without_views_are_rejected():
     split = _split(6)
     split.present[2] = False
     with pytest.raises(ValueError, match="no present view"):
-        MultiviewDataset(split)
+        BatchStream(split, 2)
 
 
 def test_train_streams_are_reproducible_and_independent():
@@ -114,19 +104,14 @@ def test_balanced_sampling_evens_out_classes():
     assert plain[0] > 3 * plain[1:].max()  # the contrastive stream keeps the natural distribution
 
 
-def test_worker_processes_get_distinct_reproducible_augmentation():
-    split = _split(32)
-    split.views["a"][:] = 1.0
-    split.present[:, 0] = True
-    aug = Augmenter(SPECS, AugmentConfig(warp_sigma=0.0), seed=0)
-
-    def run():
-        return _epoch(make_train_streams(split, 8, 8, seed=0, augmenter=aug, num_workers=2).cls_loader)
-
-    a, b = run(), run()
-    assert _same_batches(a, b)
-    firsts = [tuple(x.views[0][0, 0].tolist()) for x in a]
-    assert len(set(firsts)) == len(firsts)  # no two workers replay the same augmentation stream
+def test_stream_batches_are_index_gathers_of_the_split():
+    split = _split(32, seed=2)
+    stream = make_train_streams(split, 8, 8, seed=0, augmenter=None).cls_loader
+    order = torch.randperm(32, generator=torch.Generator().manual_seed(stream_seed(0, 0)))
+    for b, batch in enumerate(stream):
+        rows = order[8 * b:8 * (b + 1)].numpy()
+        assert np.array_equal(batch.labels.numpy(), split.labels[rows])
+        assert np.array_equal(batch.views[2].numpy(), split.views["p"][rows])
 
 
 def test_batch_larger_than_split_is_an_error():

@@ -54,9 +54,11 @@ def test_registered_and_built_from_params():
     params = Params(model=SMALL, ablation=AblationConfig(moe=False))
     m = build_method("ralis", VIEWS, C, params)
     assert isinstance(m, RALIS) and isinstance(m.head, MLPHead)
-    assert len(m.encoders) == 3
+    assert m.encoders.groups == {"c3_50hz": [0, 1], "c6_20hz": [2]}  # the two accelerometers in one grouped call
+    assert m.encoders.encoders["c3_50hz"].groups == 2
     shared = model(cfg=dataclasses.replace(SMALL, shared_encoder=True))
-    assert len(shared.encoders) == 2 and shared.encoder_index == (0, 0, 1)  # the two 3-channel accelerometers
+    assert shared.encoders.groups == {"acc_3": [0, 1], "pose3d_6": [2]}  # the two 3-channel accelerometers share
+    assert shared.encoders.encoders["acc_3"].groups == 1
 
 
 def test_encode_zeros_missing_rows_and_magnorms_present_ones():

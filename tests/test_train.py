@@ -12,11 +12,14 @@ import torch
 import ralis.train as train_mod
 from ralis.baselines.meanfusion import MeanFusion
 from ralis.checkpoint import load_checkpoint, save_checkpoint
+from ralis.config import ModelConfig
 from ralis.contract import MultiviewBatch
 from ralis.evaluate import encode_split, fused_f1, predict_encoded
 from ralis.methods import LossTerms, build_method
 from ralis.train import LOG_CSV, LOG_JSONL, fit, flatten_logs
 from tests.train_fixtures import CLASSES, VIEWS, make_split, one_thread, tiny_params
+
+TINY_MODEL = ModelConfig(width=16, kernel_size=3, n_blocks=2, dropout=0.0, expert_hidden=16)
 
 _one_thread = pytest.fixture(autouse=True)(one_thread)
 
@@ -45,7 +48,7 @@ class LoggingMeanFusion(MeanFusion):
 def test_fit_writes_logs_and_a_loadable_best_checkpoint(tmp_path):
     params = tiny_params(max_epochs=3, min_epochs=2)
     train, valid = make_split(48, seed=0, drop=0.3), make_split(24, seed=1, drop=0.3)
-    method = LoggingMeanFusion(VIEWS, 3, width=16, kernel_size=3, n_blocks=2, dropout=0.0, hidden=16)
+    method = LoggingMeanFusion(VIEWS, 3, TINY_MODEL)
     res = fit(method, train, valid, params, tmp_path, progress=False)
     assert res.epochs_run == 3 and not res.stopped_early and res.best_epoch in (2, 3)
     log = pd.read_csv(tmp_path / LOG_CSV)
@@ -109,7 +112,7 @@ class RecordingMeanFusion(MeanFusion):
 def test_sorted_warmup_epochs_draw_full_view_windows_first_then_shuffle(tmp_path):
     params = tiny_params(max_epochs=3, min_epochs=1)
     train, valid = make_split(48, seed=5, drop=0.4), make_split(24, seed=6, drop=0.4)
-    method = RecordingMeanFusion(VIEWS, 3, width=16, kernel_size=3, n_blocks=2, dropout=0.0, hidden=16)
+    method = RecordingMeanFusion(VIEWS, 3, TINY_MODEL)
     fit(method, train, valid, params, tmp_path, progress=False)
     steps = 48 // 8
     epochs = [method.seen[e * steps:(e + 1) * steps] for e in range(3)]

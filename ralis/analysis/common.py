@@ -64,9 +64,9 @@ def train_ralis(params: Params, data: AnalysisData, out_dir: str | Path,
     """Build (seeded) and fit one model on the masked training split; returns the best-checkpoint model."""
     augmenter: Any = None
     if params.augment.enabled:
-        from ralis.data.augment import Augmenter
+        from ralis.data.augment_batch import BatchAugmenter
 
-        augmenter = Augmenter(data.info.views, params.augment, seed=params.train.seed)
+        augmenter = BatchAugmenter(data.info.views, params.augment, seed=params.train.seed)
     method = build_model(params, data.info)
     fitted = fit(method, data.masked["train"], data.masked["valid"], params, out_dir, augmenter=augmenter,
                  progress=False, on_epoch_end=on_epoch_end)

@@ -1,5 +1,5 @@
-"""Parts shared by the baselines (methods.md §2.0): the per-view encoder bank, the one-pass two-stream batch,
-masked means, random view subsets, and the mean-fusion base of the contrastive baselines (A16).
+"""Parts shared by the baselines (methods.md §2.0): masked means, random view subsets, and the mean-fusion
+base of the contrastive baselines (A16).
 
 Dimension legend: V views, N windows, D embedding width, C classes.
 """
@@ -11,52 +11,14 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ralis.baselines.meanfusion import MeanFusion
 from ralis.config import ModelConfig
 from ralis.contract import MultiviewBatch
 from ralis.data.registry import ViewSpec
 from ralis.methods import LossTerms
-from ralis.model.encoder import ResNet1D
 
-__all__ = ["ViewEncoders", "two_stream", "masked_mean", "random_view_subset", "ContrastiveMeanFusion"]
-
-
-class ViewEncoders(nn.Module):
-    """One ResNet1D per view (A14), or one per modality when `model.shared_encoder`: views -> u [V, N, D].
-
-    Each encoder runs only on the rows where its view is present; missing rows stay exactly zero.
-    """
-
-    def __init__(self, views: Sequence[ViewSpec], cfg: ModelConfig):
-        super().__init__()
-        keys = [f"{v.modality}_{v.channels}" if cfg.shared_encoder else v.name for v in views]
-        channels = {k: v.channels for k, v in zip(keys, views)}
-        self.keys = keys
-        self.width = cfg.width
-        self.encoders = nn.ModuleDict({
-            k: ResNet1D(c, cfg.width, cfg.kernel_size, cfg.n_blocks, cfg.dropout) for k, c in channels.items()})
-
-    def forward(self, views: Sequence[torch.Tensor], present: torch.Tensor) -> torch.Tensor:
-        if len(views) != len(self.keys):
-            raise ValueError(f"batch has {len(views)} views, the encoders were built for {len(self.keys)}")
-        u = views[0].new_zeros(len(self.keys), present.shape[0], self.width)  # [V, N, D]
-        for v, (key, x) in enumerate(zip(self.keys, views)):
-            rows = present[:, v]
-            if rows.any():
-                u[v, rows] = self.encoders[key](x[rows])  # [n_v, D]
-        return u
-
-
-def two_stream(cls: MultiviewBatch, con: MultiviewBatch) -> MultiviewBatch:
-    """Rows of the classification batch, then the contrastive batch, for one encoder pass (methods.md §1.8)."""
-    if cls.labels is None:
-        raise ValueError("the classification batch needs labels")
-    if cls.n_views != con.n_views:
-        raise ValueError(f"cls batch has {cls.n_views} views but the contrastive batch has {con.n_views}")
-    return MultiviewBatch(tuple(torch.cat([a, b]) for a, b in zip(cls.views, con.views)),
-                          torch.cat([cls.present, con.present]))
+__all__ = ["masked_mean", "random_view_subset", "ContrastiveMeanFusion"]
 
 
 def masked_mean(z: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
@@ -84,8 +46,7 @@ class ContrastiveMeanFusion(MeanFusion):
 
     def __init__(self, views: Sequence[ViewSpec], n_classes: int, cfg: ModelConfig, *, w_cls: float = 1.0,
                  w_contrast: float = 1.0, ind_view_ce: bool = False):
-        super().__init__(views, n_classes, width=cfg.width, kernel_size=cfg.kernel_size, n_blocks=cfg.n_blocks,
-                         dropout=cfg.dropout, hidden=cfg.expert_hidden)
+        super().__init__(views, n_classes, cfg)
         self.w_cls, self.w_contrast, self.ind_view_ce = w_cls, w_contrast, ind_view_ce
 
     @abstractmethod
@@ -103,7 +64,9 @@ class ContrastiveMeanFusion(MeanFusion):
         return torch.stack(losses).mean()
 
     def training_losses(self, cls: MultiviewBatch, con: MultiviewBatch) -> LossTerms:
-        z = self.encode(two_stream(cls, con))  # [V, N_cls + N_con, D], one encoder pass
+        if cls.labels is None:
+            raise ValueError("the classification batch needs labels")
+        z = self.encode(cls.cat(con))  # [V, N_cls + N_con, D], one encoder pass
         n = len(cls)
         l_cls = self.classification_loss(z[:, :n], cls.present, cls.labels)
         l_con, extra = self.contrastive_loss(z[:, n:], con.present)

@@ -21,12 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ralis.baselines.common import ViewEncoders, two_stream
 from ralis.baselines.routing import ExpertFFN, RouterLogits, noisy_top_k, routing_balance
 from ralis.config import Params
 from ralis.contract import MultiviewBatch, check_embeddings
 from ralis.data.registry import ViewSpec
 from ralis.methods import LossTerms, MultiviewMethod, register
+from ralis.model.bank import EncoderBank
 
 __all__ = ["combinations_order", "combination_lookup", "expert_of_combination", "FlexMoE", "build_flexmoe"]
 
@@ -62,7 +62,7 @@ class FlexMoE(MultiviewMethod):
             raise ValueError(f"params.yaml baselines.flex_warmup_epochs must be >= 0, got {b.flex_warmup_epochs}")
         if d % b.flex_heads:
             raise ValueError(f"model.width={d} must be divisible by baselines.flex_heads={b.flex_heads}")
-        self.encoders = ViewEncoders(views, m)
+        self.encoders = EncoderBank(views, m, magnorm=False)
         self.bank = nn.Parameter(torch.randn(2 ** v - 1, v, d))  # missing_embeds, randn [FLEX:main.py]
         self.pos = nn.Parameter(torch.zeros(v, d))  # learned positional (view) embedding, zero-init [FLEX]
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
@@ -119,7 +119,7 @@ class FlexMoE(MultiviewMethod):
 
     def training_losses(self, cls: MultiviewBatch, con: MultiviewBatch) -> LossTerms:
         """CE + w_gate * gate loss on the classification rows (one encoder pass over cls + con rows)."""
-        z = self.encode(two_stream(cls, con))[:, : len(cls)]  # [V, N_cls, D]
+        z = self.encode(cls.cat(con))[:, : len(cls)]  # [V, N_cls, D]
         logits, r, c = self.forward_tokens(z, cls.present)
         l_cls = F.cross_entropy(logits, cls.labels)
         l_gate, terms = self.gate_loss(r, c, self.n_views)

@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ralis.baselines.common import ViewEncoders, two_stream
 from ralis.baselines.routing import ExpertFFN, RouterLogits, Routing, noisy_top_k, routing_balance
 from ralis.config import Params
 from ralis.contract import MultiviewBatch, check_embeddings
 from ralis.data.registry import ViewSpec
 from ralis.methods import LossTerms, MultiviewMethod, register
+from ralis.model.bank import EncoderBank
 
 __all__ = ["FuseMoE", "build_fusemoe"]
 
@@ -35,7 +35,7 @@ class FuseMoE(MultiviewMethod):
         d, v = m.width, len(views)
         if d % b.fuse_heads:
             raise ValueError(f"model.width={d} must be divisible by baselines.fuse_heads={b.fuse_heads}")
-        self.encoders = ViewEncoders(views, m)
+        self.encoders = EncoderBank(views, m, magnorm=False)
         self.missing = nn.Parameter(torch.randn(v, d))  # missing-view indicator embeddings (RALIS §5.1.2)
         self.type_emb = nn.Parameter(torch.randn(v, d))  # modality-type embeddings, N(0, 1) as nn.Embedding [FUSE]
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
@@ -74,7 +74,7 @@ class FuseMoE(MultiviewMethod):
 
     def training_losses(self, cls: MultiviewBatch, con: MultiviewBatch) -> LossTerms:
         """CE + coef * per-router balance loss on the classification rows (one encoder pass over cls + con rows)."""
-        z = self.encode(two_stream(cls, con))[:, : len(cls)]  # [V, N_cls, D]
+        z = self.encode(cls.cat(con))[:, : len(cls)]  # [V, N_cls, D]
         logits, routes = self.forward_tokens(z, cls.present)
         l_cls = F.cross_entropy(logits, cls.labels)
         l_bal = torch.stack([routing_balance(r) for r in routes]).sum()

@@ -14,11 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ralis.baselines.common import ViewEncoders, random_view_subset, two_stream
+from ralis.baselines.common import random_view_subset
 from ralis.config import Params
 from ralis.contract import MultiviewBatch, check_embeddings
 from ralis.data.registry import ViewSpec
 from ralis.methods import LossTerms, MultiviewMethod, register
+from ralis.model.bank import EncoderBank
 
 __all__ = ["GMU", "build_gmu"]
 
@@ -30,7 +31,7 @@ class GMU(MultiviewMethod):
         super().__init__(views, n_classes)
         m, b = params.model, params.baselines
         d, v = m.width, len(views)
-        self.encoders = ViewEncoders(views, m)
+        self.encoders = EncoderBank(views, m, magnorm=False)
         self.proj = nn.ModuleList(nn.Linear(d, d) for _ in range(v))  # W_v
         self.gate = nn.Linear(v * d, v * d)  # all W_{g,v} stacked: [x_1; ...; x_V] -> [g_1; ...; g_V]
         self.head = nn.Sequential(nn.Dropout(m.dropout), nn.Linear(d, m.expert_hidden), nn.ReLU(),
@@ -61,7 +62,7 @@ class GMU(MultiviewMethod):
 
     def training_losses(self, cls: MultiviewBatch, con: MultiviewBatch) -> LossTerms:
         """CE of the fused prediction on the classification rows (one encoder pass over cls + con rows)."""
-        z = self.encode(two_stream(cls, con))[:, : len(cls)]  # [V, N_cls, D]
+        z = self.encode(cls.cat(con))[:, : len(cls)]  # [V, N_cls, D]
         present = random_view_subset(cls.present) if self.random_subset else cls.present
         h, g = self.fuse(z, present)
         loss = F.cross_entropy(self.head(h), cls.labels)

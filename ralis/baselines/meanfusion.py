@@ -17,12 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ralis.config import Params
+from ralis.config import ModelConfig, Params
 from ralis.contract import MultiviewBatch, check_embeddings
 from ralis.data.registry import ViewSpec
 from ralis.methods import LossTerms, MultiviewMethod, register
-from ralis.model.encoder import ResNet1D
-from ralis.model.magnorm import magnorm
+from ralis.model.bank import EncoderBank
 
 __all__ = ["MeanFusion", "build_meanfusion"]
 
@@ -30,27 +29,19 @@ __all__ = ["MeanFusion", "build_meanfusion"]
 class MeanFusion(MultiviewMethod):
     """z^(v) = MagNorm(f^(v)(x^(v))); z = mean over present v; y = MLP(z)."""
 
-    def __init__(self, views: Sequence[ViewSpec], n_classes: int, width: int = 128, kernel_size: int = 9,
-                 n_blocks: int = 4, dropout: float = 0.5, hidden: int = 128):
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, cfg: ModelConfig):
         super().__init__(views, n_classes)
-        self.encoders = nn.ModuleList(
-            ResNet1D(v.channels, width, kernel_size, n_blocks, dropout) for v in self.view_specs)
-        self.width = width
+        self.encoders = EncoderBank(self.view_specs, cfg, magnorm=True)
+        self.width = cfg.width
         # classifier shaped like one RALIS expert (A15): Dropout - Linear - ReLU - Linear
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, n_classes))
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.width, cfg.expert_hidden), nn.ReLU(),
+                                  nn.Linear(cfg.expert_hidden, n_classes))
 
     def encode(self, batch: MultiviewBatch) -> torch.Tensor:
         """Per-view MagNorm embeddings z [V, N, D]; each encoder runs only on its present rows."""
         if batch.n_views != self.n_views:
             raise ValueError(f"batch has {batch.n_views} views, the model was built for {self.n_views}")
-        n = len(batch)
-        z = batch.views[0].new_zeros(self.n_views, n, self.width)  # [V, N, D]
-        for v, (enc, x) in enumerate(zip(self.encoders, batch.views)):
-            rows = batch.present[:, v]
-            if rows.any():
-                z[v, rows] = magnorm(enc(x[rows]))  # [n_v, D]
-        return z
+        return self.encoders(batch.views, batch.present)  # [V, N, D]
 
     def fuse(self, z: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """Mean of the present views' embeddings: [V, N, D], [N, V] -> [N, D]."""
@@ -66,15 +57,11 @@ class MeanFusion(MultiviewMethod):
         """CE of the fused prediction on the classification rows; one encoder pass over cls + con rows."""
         if cls.labels is None:
             raise ValueError("the classification batch needs labels")
-        both = MultiviewBatch(tuple(torch.cat([a, b]) for a, b in zip(cls.views, con.views)),
-                              torch.cat([cls.present, con.present]))
-        z = self.encode(both)[:, : len(cls)]  # [V, N_cls, D]
+        z = self.encode(cls.cat(con))[:, : len(cls)]  # [V, N_cls, D]
         loss = F.cross_entropy(self.predict(z, cls.present), cls.labels)
         return LossTerms(total=loss, terms={"cls": float(loss.detach())}, logs={})
 
 
 @register("meanfusion")
 def build_meanfusion(views: Sequence[ViewSpec], n_classes: int, params: Params) -> MeanFusion:
-    m = params.model
-    return MeanFusion(views, n_classes, width=m.width, kernel_size=m.kernel_size, n_blocks=m.n_blocks,
-                      dropout=m.dropout, hidden=m.expert_hidden)
+    return MeanFusion(views, n_classes, params.model)

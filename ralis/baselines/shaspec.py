@@ -20,12 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ralis.baselines.common import ViewEncoders, masked_mean, random_view_subset, two_stream
+from ralis.baselines.common import masked_mean, random_view_subset
 from ralis.config import ModelConfig, Params
 from ralis.contract import MultiviewBatch, check_embeddings
 from ralis.data.registry import ViewSpec
 from ralis.methods import LossTerms, MultiviewMethod, register
-from ralis.model.encoder import ResNet1D
+from ralis.model.bank import EncoderBank
+from ralis.model.encoder import ResNet1D, Stem
 
 __all__ = ["SharedEncoder", "ring_pairs", "shared_l1_loss", "specific_domain_loss", "ShaSpec", "build_shaspec"]
 
@@ -37,7 +38,7 @@ class SharedEncoder(nn.Module):
         super().__init__()
         self.keys = [f"{v.modality}_{v.channels}" for v in views]
         args = (cfg.width, cfg.kernel_size, cfg.n_blocks, cfg.dropout)
-        self.stems = nn.ModuleDict({k: ResNet1D(v.channels, *args).stem for k, v in zip(self.keys, views)})
+        self.stems = nn.ModuleDict({k: Stem(v.channels, cfg.width, cfg.kernel_size) for k, v in zip(self.keys, views)})
         self.trunk = ResNet1D(1, *args)  # its blocks and head are shared; its own stem is unused
         del self.trunk.stem
         self.width = cfg.width
@@ -48,7 +49,7 @@ class SharedEncoder(nn.Module):
             rows = present[:, v]
             if rows.any():
                 h = self.stems[key](x[rows].transpose(1, 2))  # [n_v, D, T]
-                sh[v, rows] = self.trunk.head(self.trunk.blocks(h)).mean(-1)  # [n_v, D]
+                sh[v, rows] = self.trunk.body(h)  # [n_v, D]
         return sh
 
 
@@ -91,7 +92,7 @@ class ShaSpec(MultiviewMethod):
         d, v = m.width, len(views)
         self.width = d
         self.shared = SharedEncoder(views, m)
-        self.specific = ViewEncoders(views, m)
+        self.specific = EncoderBank(views, m, magnorm=False)
         self.compose = nn.Linear(2 * d, d)  # residual compositional layer, shared by the views
         self.domain = nn.Linear(d, v)  # domain classifier on the specific features
         self.head = nn.Sequential(nn.Dropout(m.dropout), nn.Linear(v * d, m.expert_hidden), nn.ReLU(),
@@ -118,7 +119,7 @@ class ShaSpec(MultiviewMethod):
 
     def training_losses(self, cls: MultiviewBatch, con: MultiviewBatch) -> LossTerms:
         """L_task on the classification rows; L_shared and L_spec (label-free) on all rows of the one pass."""
-        both = two_stream(cls, con)
+        both = cls.cat(con)
         z = self.encode(both)  # [V, N_cls + N_con, 2D]
         n = len(cls)
         present = random_view_subset(cls.present) if self.random_subset else cls.present

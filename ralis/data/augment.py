@@ -1,10 +1,13 @@
 """Training-data augmentations [P§5.1.3; Um et al. 2017; spec methods.md §1.9].
 
-Every augmenter maps one view of one sample, x [T, C], to an array of the same shape. Scaling and time
-warping apply to every view; accelerometers also get a random 3D rotation of each xyz triplet, 3D poses
-a rotation about the vertical z axis of each joint, 2D poses a horizontal flip with probability flip_p.
-`Augmenter` holds one RNG per view (views are augmented independently) and applies its view's
-augmenters in a random order on every call. Only training loaders use it.
+Scaling and time warping apply to every view; 3-axis inertial sensors (accelerometer, gyroscope,
+magnetometer) also get a random 3D rotation of each xyz triplet, 3D poses a rotation about the vertical z
+axis of each joint, 2D poses a horizontal flip with probability flip_p; `other` views get scaling and warping.
+The augmenters of one view run in a random order per sample.
+
+Two forms of the same distribution:
+- `Augmenter` (the reference): one window, one view at a time, NumPy + SciPy. Kept for tests and benchmarks.
+- `BatchAugmenter` (used in training, `ralis.data.augment_batch`): the whole batch of one view at once in torch.
 """
 
 from __future__ import annotations
@@ -18,7 +21,19 @@ from ralis.config import AugmentConfig
 from ralis.data.body import rotation_matrix
 from ralis.data.registry import ViewSpec
 
-__all__ = ["scale", "time_warp", "rotation_matrix", "rotate_triplets", "rotate_z", "flip_x", "Augmenter"]
+__all__ = ["MODALITIES", "TRIPLET_MODALITIES", "check_modalities", "scale", "time_warp", "rotation_matrix",
+           "rotate_triplets", "rotate_z", "flip_x", "Augmenter"]
+
+TRIPLET_MODALITIES = ("acc", "gyro", "mag")  # 3-axis inertial sensors: rotate each xyz triplet
+MODALITIES = TRIPLET_MODALITIES + ("pose3d", "pose2d", "other")
+
+
+def check_modalities(view_specs: Sequence[ViewSpec]) -> None:
+    """Every view's modality must have augmentation rules (MODALITIES)."""
+    for v in view_specs:
+        if v.modality not in MODALITIES:
+            raise ValueError(f"view '{v.name}': no augmentation defined for modality {v.modality!r}; "
+                             f"use one of {list(MODALITIES)}")
 
 
 def scale(x: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
@@ -76,9 +91,7 @@ class Augmenter:
         self.view_specs = tuple(view_specs)
         self.cfg = cfg
         self.seed = seed
-        for v in self.view_specs:
-            if v.modality not in ("acc", "pose3d", "pose2d"):
-                raise ValueError(f"view '{v.name}': no augmentation defined for modality {v.modality!r}")
+        check_modalities(self.view_specs)
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
@@ -94,12 +107,12 @@ class Augmenter:
     def _ops(self, modality: str, rng: np.random.Generator) -> list:
         c = self.cfg
         ops = [lambda x: scale(x, rng, c.scale_sigma), lambda x: time_warp(x, rng, c.warp_sigma, c.warp_knots)]
-        if modality == "acc":
+        if modality in TRIPLET_MODALITIES:
             ops.append(lambda x: rotate_triplets(x, rotation_matrix(
                 rng.uniform(-1, 1, 3), np.deg2rad(rng.uniform(-c.acc_rotation_deg, c.acc_rotation_deg)))))
         elif modality == "pose3d":
             ops.append(lambda x: rotate_z(x, np.deg2rad(rng.uniform(-c.pose_z_rotation_deg, c.pose_z_rotation_deg))))
-        else:
+        elif modality == "pose2d":
             ops.append(lambda x: flip_x(x) if rng.random() < c.flip_p else x)
         return ops
 

@@ -3,6 +3,11 @@
 Pre-activation ResNet with TF-style SAME padding, 128 filters, kernel 9, stride-4 downsampling in
 blocks 1 and 3, then ReLU(BN(.)) and global average pooling over time.
 Input [N, T, C] (time first, as the data contract), output u in R^D with D = width.
+
+`groups` = G runs G independent encoders of the same shape as one module: every convolution is a grouped
+convolution (group g = view g's weights) and every BatchNorm normalises each view's channels with that view's
+statistics. With a presence mask [N, G], each view's batch statistics come from its present rows only, so a
+grouped encoder equals G separate encoders applied to their present rows (tests/test_encoder_bank.py).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ResNet1D", "same_pad"]
+__all__ = ["ResNet1D", "Stem", "MaskedBatchNorm1d", "same_pad"]
 
 
 def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
@@ -26,24 +31,69 @@ def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
 
 class SameConv1d(nn.Conv1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(same_pad(x, self.kernel_size[0], self.stride[0]))
+        k, s = self.kernel_size[0], self.stride[0]
+        if s == 1 and k % 2 == 1:  # symmetric SAME padding: let the convolution pad (one op less)
+            return F.conv1d(x, self.weight, self.bias, 1, k // 2, 1, self.groups)
+        return super().forward(same_pad(x, k, s))
+
+
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm1d over [N, G*D, L] whose channel block g takes its training statistics from the rows with
+    mask[:, g] only (running statistics likewise; a block with no row is left alone). Without a mask, or
+    with every row present, or in eval mode, it is plain BatchNorm1d."""
+
+    def __init__(self, num_features: int, groups: int = 1):
+        super().__init__(num_features)
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is None or not self.training or bool(mask.all()):
+            return super().forward(x)
+        n, ch, length = x.shape
+        m = mask.to(x.dtype).repeat_interleave(ch // self.groups, dim=1)[:, :, None]  # [N, G*D, 1]
+        count = m.sum(0).squeeze(1) * length  # [G*D] values per channel
+        denom = count.clamp_min(1.0)
+        mean = (x * m).sum((0, 2)) / denom  # [G*D]
+        var = (((x - mean[:, None]) * m) ** 2).sum((0, 2)) / denom  # biased, as BatchNorm normalises
+        with torch.no_grad():
+            seen = count > 1
+            unbiased = var * count / (count - 1).clamp_min(1.0)
+            mom = self.momentum
+            self.running_mean.copy_(torch.where(seen, (1 - mom) * self.running_mean + mom * mean, self.running_mean))
+            self.running_var.copy_(torch.where(seen, (1 - mom) * self.running_var + mom * unbiased, self.running_var))
+            self.num_batches_tracked += 1
+        scale = self.weight * torch.rsqrt(var + self.eps)  # [G*D]
+        return x * scale[:, None] + (self.bias - mean * scale)[:, None]
+
+
+class Stem(nn.Module):
+    """Input convolution, BatchNorm and ReLU: [N, G*C, T] -> [N, G*D, T]."""
+
+    def __init__(self, in_channels: int, width: int, kernel_size: int, groups: int = 1):
+        super().__init__()
+        self.conv = SameConv1d(in_channels * groups, width * groups, kernel_size, bias=True, groups=groups)
+        self.bn = MaskedBatchNorm1d(width * groups, groups)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x), mask))
 
 
 class ResidualBlock(nn.Module):
     """One pre-activation block; `downsample` strides the first conv and max-pools the identity by 4."""
 
-    def __init__(self, width: int, kernel: int, downsample: bool, first: bool, dropout: float):
+    def __init__(self, width: int, kernel: int, downsample: bool, first: bool, dropout: float, groups: int):
         super().__init__()
+        ch = width * groups
         self.stride = 4 if downsample else 1
         self.first = first
-        self.pre = nn.Sequential(nn.BatchNorm1d(width), nn.ReLU(), nn.Dropout(dropout))
-        self.conv1 = SameConv1d(width, width, kernel, stride=self.stride, bias=False)
-        self.mid = nn.Sequential(nn.BatchNorm1d(width), nn.ReLU(), nn.Dropout(dropout))
-        self.conv2 = SameConv1d(width, width, kernel, stride=1, bias=True)
+        self.bn1, self.bn2 = MaskedBatchNorm1d(ch, groups), MaskedBatchNorm1d(ch, groups)
+        self.drop = nn.Dropout(dropout)
+        self.conv1 = SameConv1d(ch, ch, kernel, stride=self.stride, bias=False, groups=groups)
+        self.conv2 = SameConv1d(ch, ch, kernel, stride=1, bias=True, groups=groups)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [N, D, L]
-        h = x if self.first else self.pre(x)
-        h = self.conv2(self.mid(self.conv1(h)))  # [N, D, ceil(L / stride)]
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:  # x: [N, G*D, L]
+        h = x if self.first else self.drop(F.relu(self.bn1(x, mask)))
+        h = self.conv2(self.drop(F.relu(self.bn2(self.conv1(h), mask))))  # [N, G*D, ceil(L / stride)]
         identity = x
         if self.stride > 1:
             identity = F.max_pool1d(same_pad(x, self.stride, self.stride), self.stride, self.stride)
@@ -51,26 +101,32 @@ class ResidualBlock(nn.Module):
 
 
 class ResNet1D(nn.Module):
-    """Encoder f^(v): [N, T, C_v] -> [N, D]. About 1.2 M parameters at the paper's size."""
+    """Encoder f^(v): [N, T, C_v] -> [N, D]; with `groups` = G: [N, T, G*C_v] -> [N, G, D] (G encoders in one).
+    About 1.2 M parameters per encoder at the paper's size."""
 
-    def __init__(self, in_channels: int, width: int = 128, kernel_size: int = 9, n_blocks: int = 4,
-                 dropout: float = 0.5):
+    def __init__(self, in_channels: int, width: int, kernel_size: int, n_blocks: int, dropout: float,
+                 groups: int = 1):
         super().__init__()
-        if in_channels < 1 or width < 1 or n_blocks < 1:
-            raise ValueError(f"ResNet1D needs positive sizes, got C={in_channels}, width={width}, blocks={n_blocks}")
-        self.in_channels = in_channels
-        self.out_dim = width
-        self.stem = nn.Sequential(SameConv1d(in_channels, width, kernel_size, bias=True),
-                                  nn.BatchNorm1d(width), nn.ReLU())
-        self.blocks = nn.Sequential(*[
-            ResidualBlock(width, kernel_size, downsample=(b % 2 == 1), first=(b == 0), dropout=dropout)
-            for b in range(n_blocks)
-        ])
-        self.head = nn.Sequential(nn.BatchNorm1d(width), nn.ReLU())
+        if in_channels < 1 or width < 1 or n_blocks < 1 or groups < 1:
+            raise ValueError(f"ResNet1D needs positive sizes, got C={in_channels}, width={width}, "
+                             f"blocks={n_blocks}, groups={groups}")
+        self.in_channels, self.out_dim, self.groups = in_channels, width, groups
+        self.stem = Stem(in_channels, width, kernel_size, groups)
+        self.blocks = nn.ModuleList(
+            ResidualBlock(width, kernel_size, downsample=(b % 2 == 1), first=(b == 0), dropout=dropout,
+                          groups=groups) for b in range(n_blocks))
+        self.head_bn = MaskedBatchNorm1d(width * groups, groups)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 3 or x.shape[-1] != self.in_channels:
-            raise ValueError(f"ResNet1D expects [N, T, C={self.in_channels}], got {tuple(x.shape)}")
-        h = x.transpose(1, 2)  # [N, C, T]
-        h = self.head(self.blocks(self.stem(h)))  # [N, D, T/16]
-        return h.mean(dim=-1)  # [N, D]
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x [N, T, G*C] (G views side by side on the channel axis), mask [N, G] bool or None (all present)."""
+        g, c = self.groups, self.in_channels
+        if x.dim() != 3 or x.shape[-1] != g * c:
+            raise ValueError(f"ResNet1D expects [N, T, G*C={g}*{c}], got {tuple(x.shape)}")
+        h = self.body(self.stem(x.transpose(1, 2), mask), mask)  # [N, G*D]
+        return h if g == 1 else h.view(len(h), g, self.out_dim)  # [N, D] or [N, G, D]
+
+    def body(self, h: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Residual blocks, ReLU(BN(.)) and average pooling over time: [N, G*D, T] -> [N, G*D]."""
+        for block in self.blocks:
+            h = block(h, mask)  # [N, G*D, T / 16 after the blocks]
+        return F.relu(self.head_bn(h, mask)).mean(dim=-1)

@@ -17,21 +17,13 @@ from ralis.config import AblationConfig, LossConfig, ModelConfig, Params
 from ralis.contract import MultiviewBatch, check_embeddings
 from ralis.data.registry import ViewSpec
 from ralis.methods import LossTerms, MultiviewMethod, register
+from ralis.model.bank import EncoderBank
 from ralis.model.contrastive import adjusted_center_loss, full_graph_loss
-from ralis.model.encoder import ResNet1D
 from ralis.model.fusion import AttentionFusion
 from ralis.model.heads import MLPHead
-from ralis.model.magnorm import magnorm
 from ralis.model.moe import MoEHead, MoEOutput, balance_loss
 
-__all__ = ["RALIS", "build_ralis", "encoder_groups"]
-
-
-def encoder_groups(views: Sequence[ViewSpec], shared: bool) -> tuple[int, ...]:
-    """Encoder index of each view: one encoder per view (A14), or one per (modality, channel count) if shared."""
-    keys = [(v.modality, v.channels) if shared else v.name for v in views]
-    order = list(dict.fromkeys(keys))
-    return tuple(order.index(k) for k in keys)
+__all__ = ["RALIS", "build_ralis"]
 
 
 class RALIS(MultiviewMethod):
@@ -43,12 +35,7 @@ class RALIS(MultiviewMethod):
         self.cfg, self.ablation = model or ModelConfig(), ablation or AblationConfig()
         self.loss_cfg = loss or LossConfig()
         cfg, ab = self.cfg, self.ablation
-        self.encoder_index = encoder_groups(self.view_specs, cfg.shared_encoder)
-        first_view = {g: v for v, g in reversed(list(enumerate(self.encoder_index)))}
-        self.encoders = nn.ModuleList(
-            ResNet1D(self.view_specs[first_view[g]].channels, cfg.width, cfg.kernel_size, cfg.n_blocks, cfg.dropout)
-            for g in range(len(first_view))
-        )
+        self.encoders = EncoderBank(self.view_specs, cfg, magnorm=ab.magnorm)
         self.fusion = AttentionFusion(cfg.width, cfg.att_hidden, ab.attention, ab.stop_grad, ab.magnorm)
         if ab.moe:
             self.head: nn.Module = MoEHead(cfg.width, n_classes, cfg.n_experts, cfg.top_k, cfg.expert_hidden,
@@ -60,16 +47,7 @@ class RALIS(MultiviewMethod):
 
     def embed(self, views: Sequence[torch.Tensor], present: torch.Tensor) -> torch.Tensor:
         """z^(v) = MagNorm(f^(v)(x^(v))) on the present rows only, Eq. (13): -> [V, N, D], zeros elsewhere."""
-        n = present.shape[0]
-        zs = []
-        for v, x in enumerate(views):
-            idx = present[:, v].nonzero().flatten()
-            z_v = x.new_zeros(n, self.cfg.width)  # [N, D]
-            if len(idx) > 0:
-                u = self.encoders[self.encoder_index[v]](x[idx])  # [n_v, D]
-                z_v = z_v.index_copy(0, idx, magnorm(u) if self.ablation.magnorm else u)
-            zs.append(z_v)
-        return torch.stack(zs)  # [V, N, D]
+        return self.encoders(views, present)
 
     def encode(self, batch: MultiviewBatch) -> torch.Tensor:
         if batch.n_views != self.n_views:
@@ -89,9 +67,9 @@ class RALIS(MultiviewMethod):
         if cls.labels is None:
             raise ValueError("the classification batch needs labels (MultiviewBatch.labels is None)")
         nc = len(cls)
-        views = tuple(torch.cat([a, b]) for a, b in zip(cls.views, con.views, strict=True))  # [Nc+Nu, T_v, C_v]
-        present = torch.cat([cls.present, con.present])  # [Nc+Nu, V]
-        z = self.encode(MultiviewBatch(views, present))  # [V, Nc+Nu, D]; BatchNorm sees all rows
+        both = cls.cat(con)  # Nc + Nu rows
+        present = both.present  # [Nc+Nu, V]
+        z = self.encode(both)  # [V, Nc+Nu, D]; BatchNorm sees all rows
         fusion = self.fusion(z, present)  # weights [V, Nc+Nu]
         ab, lc = self.ablation, self.loss_cfg
 
