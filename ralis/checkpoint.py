@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ralis.config import Params, from_dict
+from ralis.config import Params, params_from_sections
 from ralis.data.registry import ViewSpec
 from ralis.io import atomic_path
 from ralis.methods import MultiviewMethod, build_method
@@ -43,13 +43,8 @@ def params_to_dict(params: Params) -> dict[str, Any]:
 
 
 def params_from_dict(values: dict[str, Any], where: str = "checkpoint") -> Params:
-    """Inverse of `params_to_dict`; unknown sections or keys raise ValueError naming them."""
-    known = {f.name: f for f in dataclasses.fields(Params)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown params section(s) {unknown}")
-    return Params(**{k: from_dict(known[k].default_factory().__class__, v, where=f"{where}:{k}")
-                     for k, v in values.items()})
+    """Inverse of `params_to_dict`; unknown sections or keys and bad values raise ValueError naming them."""
+    return params_from_sections(values, where)
 
 
 def save_checkpoint(path: str | Path, method: MultiviewMethod, *, method_name: str, params: Params,

@@ -17,12 +17,13 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from ralis.config import REDUCTIONS
+
 __all__ = [
     "pair_loss", "masked_pair_loss", "ACLoss", "adjusted_center_loss", "adjusted_center_loss_looped",
     "FullGraphLoss", "full_graph_loss", "full_graph_loss_looped", "view_pairs", "loss_macs",
 ]
 
-REDUCTIONS = ("sum", "mean")
 
 
 class ACLoss(NamedTuple):
