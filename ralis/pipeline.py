@@ -216,8 +216,9 @@ def ensure_windows(params: Params, create: bool) -> dict[str, Any]:
 
 
 def ensure_runs(params: Params, pipe: PipelineConfig, runs_dir: str | Path, ablations_dir: str | Path) -> list[Path]:
-    """Train the smoke matrices' runs that are missing (the results notebook at its defaults); returns new runs."""
-    from ralis.api import run_experiment
+    """Train the smoke matrices' runs that are missing or incomplete (the results notebook at its defaults);
+    returns the new runs. A run folder counts only when it holds every file of `ralis.api.OUTPUTS`."""
+    from ralis.api import run_complete, run_experiment
 
     ensure_windows(params, create=True)
     todo = [(m, p, s, "", runs_dir) for m in pipe.methods for p in pipe.protocols for s in pipe.seeds]
@@ -226,7 +227,7 @@ def ensure_runs(params: Params, pipe: PipelineConfig, runs_dir: str | Path, abla
     made = []
     for method, protocol, seed, variant, root in todo:
         out = run_dir(root, variant or method, protocol, seed)
-        if not (out / "metrics.json").is_file():
+        if not run_complete(out):
             run_experiment(run_params(params, method, protocol, seed, variant), out, progress=False)
             made.append(out)
     return made
