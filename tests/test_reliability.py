@@ -439,3 +439,22 @@ def test_nan_in_a_missing_slot_gives_finite_gradients(loss):
     value = full_graph_loss(z, present).loss if loss == "full_graph" else core_view_loss(z, present, 0)
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(z.grad.permute(1, 0, 2)[present]).all()
+
+
+# ------------------------------------------------------------------ Ctrl-C
+def test_ctrl_c_in_study_waits_for_dvc_to_stop_the_stage(tmp_path, monkeypatch):
+    import os
+    import signal
+    import sys
+    import threading
+
+    marker = tmp_path / "dvc-finished"  # dvc ignores SIGINT while its stage runs, then cleans up and exits
+    fake_dvc = (f"import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(1.5); "
+                f"open({str(marker)!r}, 'w').close()")
+    monkeypatch.setattr(study, "dvc_command", lambda name, queue=False: [sys.executable, "-c", fake_dvc])
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # the terminal's Ctrl-C
+    try:
+        study.main(["paper-synthetic"])
+    except KeyboardInterrupt:
+        pytest.fail("study.main gave up on dvc after Ctrl-C instead of waiting for it")
+    assert marker.exists(), "dvc was killed before it could stop the stage and release its locks"
