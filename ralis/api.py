@@ -12,10 +12,14 @@ lists these files as outputs / metrics / plots):
     train_log.csv       per-epoch losses, valid_f1, diagnostics (also train_log.jsonl)
     combinations.csv    test macro-F1 per view combination (also combinations.json)
     metrics.json        test F1 per scenario (1 / half / all), best epoch, valid F1, window counts
+
+The folder is written as a temporary sibling and renamed when every file is there, so it is either complete
+(`run_complete`) or absent; a failed run leaves a previous complete folder as it was.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +31,26 @@ from ralis.checkpoint import Checkpoint, load_checkpoint
 from ralis.config import Params
 from ralis.data.registry import ViewSpec, get_dataset
 from ralis.data.store import SPLITS, WindowedSplit, load_split
-from ralis.evaluate import CombinationResults, encode_split, evaluate_combinations, nan_to_none
-from ralis.io import write_json
+from ralis.evaluate import CombinationResults, encode_split, evaluate_combinations, nan_to_none, scenario_size
+from ralis.io import atomic_dir, write_json
 from ralis.methods import MultiviewMethod, build_method
 from ralis.runtime import pick_device, seed_everything
 from ralis.train import CHECKPOINT_NAME, LOG_CSV, LOG_JSONL, FitResult, fit
 
 __all__ = [
     "DatasetInfo", "ExperimentResult", "OUTPUTS", "dataset_info", "select_views", "load_splits", "apply_missing",
-    "build_model", "fit", "evaluate", "load_checkpoint", "run_experiment", "Checkpoint", "FitResult",
+    "build_model", "fit", "evaluate", "load_checkpoint", "run_experiment", "run_complete", "Checkpoint", "FitResult",
 ]
 
 OUTPUTS = {
     "checkpoint": CHECKPOINT_NAME, "train_log_csv": LOG_CSV, "train_log_jsonl": LOG_JSONL,
     "combinations_csv": "combinations.csv", "combinations_json": "combinations.json", "metrics": "metrics.json",
 }
+
+
+def run_complete(out_dir: str | Path) -> bool:
+    """Whether `out_dir` holds every file of `OUTPUTS` (what `run_experiment` writes)."""
+    return all((Path(out_dir) / name).is_file() for name in OUTPUTS.values())
 
 
 class DatasetInfo(NamedTuple):
@@ -149,7 +158,9 @@ class ExperimentResult:
 
 
 def run_experiment(params: Params, out_dir: str | Path, progress: bool = True) -> ExperimentResult:
-    """One method x protocol x seed: load windows, mask, fit, evaluate the test split, write outputs."""
+    """One method x protocol x seed: load windows, mask, fit, evaluate the test split, write outputs.
+
+    Everything is written into a temporary sibling of `out_dir` that replaces it only when complete."""
     out_dir = Path(out_dir)
     splits, removed = apply_missing(load_splits(params), params)
     for name, split in splits.items():
@@ -157,10 +168,21 @@ def run_experiment(params: Params, out_dir: str | Path, progress: bool = True) -
             raise ValueError(f"split '{name}' of {params.data.dataset} has no window left after the "
                              f"'{params.missing.protocol}' protocol")
     info = dataset_info(splits["train"], params.data.dataset)
-    method = build_model(params, info)
-    fitted = fit(method, splits["train"], splits["valid"], params, out_dir,
-                 augmenter=_build_augmenter(params, info), progress=progress)
-    results = evaluate(method, splits["test"], params, out_dir)
+    for scenario in params.evaluate.scenarios:  # checked before training, not after it
+        scenario_size(scenario, len(info.views))
+    with atomic_dir(out_dir) as tmp:
+        method = build_model(params, info)
+        fitted = fit(method, splits["train"], splits["valid"], params, tmp,
+                     augmenter=_build_augmenter(params, info), progress=progress)
+        results = evaluate(method, splits["test"], params, tmp)
+        metrics = _metrics(params, info, fitted, results, splits, removed)
+        write_json(tmp / OUTPUTS["metrics"], metrics)
+    fitted = dataclasses.replace(fitted, checkpoint_path=out_dir / fitted.checkpoint_path.name)
+    return ExperimentResult(out_dir, method, fitted, results, metrics)
+
+
+def _metrics(params: Params, info: DatasetInfo, fitted: FitResult, results: CombinationResults,
+             splits: dict[str, WindowedSplit], removed: dict[str, int]) -> dict[str, Any]:
     metrics = {
         "method": params.train.method, "dataset": params.data.dataset, "protocol": params.missing.protocol,
         "seed": params.train.seed, "views": list(info.view_names), "test_f1": results.summary,
@@ -168,6 +190,4 @@ def run_experiment(params: Params, out_dir: str | Path, progress: bool = True) -
         "epochs_run": fitted.epochs_run, "stopped_early": fitted.stopped_early,
         "windows": {k: len(v) for k, v in splits.items()}, "removed_windows": removed,
     }
-    metrics = nan_to_none(metrics)  # JSON has no NaN: a scenario with no scored combination is null
-    write_json(out_dir / OUTPUTS["metrics"], metrics)
-    return ExperimentResult(out_dir, method, fitted, results, metrics)
+    return nan_to_none(metrics)  # JSON has no NaN: a scenario with no scored combination is null

@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from ralis.config import Params, from_dict
+from ralis.config import Params, params_from_sections
 from ralis.data.registry import ViewSpec
-from ralis.io import atomic_path
+from ralis.io import atomic_path, reading
 from ralis.methods import MultiviewMethod, build_method
 
 __all__ = ["FORMAT", "Checkpoint", "save_checkpoint", "load_checkpoint", "params_to_dict", "params_from_dict"]
@@ -43,13 +43,8 @@ def params_to_dict(params: Params) -> dict[str, Any]:
 
 
 def params_from_dict(values: dict[str, Any], where: str = "checkpoint") -> Params:
-    """Inverse of `params_to_dict`; unknown sections or keys raise ValueError naming them."""
-    known = {f.name: f for f in dataclasses.fields(Params)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown params section(s) {unknown}")
-    return Params(**{k: from_dict(known[k].default_factory().__class__, v, where=f"{where}:{k}")
-                     for k, v in values.items()})
+    """Inverse of `params_to_dict`; unknown sections or keys and bad values raise ValueError naming them."""
+    return params_from_sections(values, where)
 
 
 def save_checkpoint(path: str | Path, method: MultiviewMethod, *, method_name: str, params: Params,
@@ -80,14 +75,18 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found; run training first (ralis.api.run_experiment)")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    fix = "retrain to rewrite it (ralis.api.run_experiment)"
+    with reading(path, fix):
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} checkpoint (found format {payload.get('format')!r})")
-    params = params_from_dict(payload["params"], where=str(path))
-    views = tuple(ViewSpec(**v) for v in payload["views"])
-    class_names = tuple(payload["class_names"])
-    method = build_method(payload["method"], views, len(class_names), params)
-    method.load_state_dict(payload["state_dict"])
-    method.eval()
-    return Checkpoint(method, payload["method"], params, views, class_names, payload["epoch"],
-                      payload["valid_f1"], payload["extra"])
+        found = f"format {payload.get('format')!r}" if isinstance(payload, dict) else f"a {type(payload).__name__}"
+        raise ValueError(f"{path} is not a {FORMAT} checkpoint (found {found}); {fix}")
+    with reading(path, fix):
+        params = params_from_dict(payload["params"], where=str(path))
+        views = tuple(ViewSpec(**v) for v in payload["views"])
+        class_names = tuple(payload["class_names"])
+        method = build_method(payload["method"], views, len(class_names), params)
+        method.load_state_dict(payload["state_dict"])
+        method.eval()
+        return Checkpoint(method, payload["method"], params, views, class_names, payload["epoch"],
+                          payload["valid_f1"], payload["extra"])

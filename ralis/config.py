@@ -1,8 +1,9 @@
 """Config dataclasses: every number has one home.
 
 `params.yaml` holds one section per concern; each section maps onto one dataclass below whose defaults
-are the paper's values (each field cites its source). `load_params` reads the file and rejects unknown
-keys with a message naming the file and the key.
+are the paper's values (each field cites its source). `load_params` reads the file and checks it: unknown
+sections and keys are refused, and every value is checked against its field's annotation (type, range, enum;
+`ralis.schema`), each error naming `params.yaml:section.key` and what is allowed.
 """
 
 from __future__ import annotations
@@ -10,22 +11,52 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
+
+from ralis.schema import Pattern, Range, build, unknown_names
 
 __all__ = [
     "DataConfig", "SyntheticConfig", "WindowConfig", "MissingConfig", "AugmentConfig", "ModelConfig",
     "AblationConfig", "LossConfig", "TrainConfig", "EvalConfig", "BaselineConfig", "AnalysisConfig", "Params",
-    "load_params", "from_dict",
+    "load_params", "from_dict", "STAGE_SECTIONS", "DATASETS", "PROTOCOLS", "METHOD_NAMES", "REDUCTIONS",
+    "params_from_sections", "read_sections",
 ]
 
 T = TypeVar("T")
 
+# field rules (ralis.schema): ranges and enums that params.yaml values are checked against
+PosInt = Annotated[int, Range(ge=1)]
+NonNegInt = Annotated[int, Range(ge=0)]
+PosFloat = Annotated[float, Range(gt=0)]
+NonNegFloat = Annotated[float, Range(ge=0)]
+Prob = Annotated[float, Range(ge=0, le=1)]
+DropoutP = Annotated[float, Range(ge=0, lt=1)]
+OpenProb = Annotated[float, Range(gt=0, lt=1)]
+Degrees = Annotated[float, Range(ge=0, le=180)]
+Dataset = Literal["synthetic", "dailysport", "realdisp", "upfall", "cmdfall"]  # = ralis.data.registry.REGISTRY
+Protocol = Literal["complete", "uniform", "per_view"]  # [P§5.2.1, §5.2.2, §5.4]
+Method = Literal["ralis", "meanfusion", "cmc", "cocoa", "flexmoe", "fusemoe", "shaspec", "gmu", "confu"]
+Reduction = Literal["sum", "mean"]  # eq. 4 sum | VSF mean (A3b)
+CocoaVariant = Literal["A", "B"]
+Gating = Literal["laplace", "softmax"]
+Schedule = Literal["constant", "cosine"]  # learning-rate schedule (ralis.train.lr_factor)
+LossForm = Literal["looped", "batched"]  # methods.md §4 note 3
+Device = Annotated[str, Pattern(r"auto|cpu|mps|cuda(:\d+)?", "'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'")]
+Scenario = Annotated[str, Pattern(r"half|all|[1-9][0-9]*", "'half', 'all' or a number of views as a quoted "
+                                  "string, e.g. \"1\"")]
+
+DATASETS: tuple[str, ...] = get_args(Dataset)
+PROTOCOLS: tuple[str, ...] = get_args(Protocol)
+METHOD_NAMES: tuple[str, ...] = get_args(Method)  # = ralis.methods.METHODS once every method is registered
+REDUCTIONS: tuple[str, ...] = get_args(Reduction)
+STAGE_SECTIONS = ("pipeline", "results")  # params.yaml sections read by ralis.pipeline, not by load_params
+
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "synthetic"  # registry key: synthetic | dailysport | realdisp | upfall | cmdfall
+    dataset: Dataset = "synthetic"  # registry key: synthetic | dailysport | realdisp | upfall | cmdfall
     raw_dir: str = "data/raw"  # where downloads / user-placed raw files live
     windows_dir: str = "data/windows"  # windowed arrays per dataset and split
     views: list[str] | None = None  # subset of view names (None = all views of the dataset)
@@ -33,54 +64,54 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    n_subjects: int = 12  # project choice: 6 train / 2 valid / 4 test
-    sessions_per_class: int = 2  # recordings per (subject, activity)
-    session_sec: float = 24.0  # length of one recording
-    seed: int = 0  # data seed (independent of the training seed)
-    noise_scale: float = 1.0  # multiplies every view's sensor noise (difficulty knob; docs/notes/data-synthetic.md)
+    n_subjects: PosInt = 12  # project choice: 6 train / 2 valid / 4 test
+    sessions_per_class: PosInt = 2  # recordings per (subject, activity)
+    session_sec: PosFloat = 24.0  # length of one recording
+    seed: NonNegInt = 0  # data seed (independent of the training seed)
+    noise_scale: NonNegFloat = 1.0  # scales every view's sensor noise (difficulty; docs/notes/data-synthetic.md)
 
 
 @dataclass(frozen=True)
 class WindowConfig:
-    acc_hz: float = 50.0  # datasets.md "Resampling": accelerometers at 50 Hz
-    pose_hz: float = 20.0  # datasets.md "Resampling": poses at 20 Hz
-    window_sec: float | None = None  # None = dataset default (4 s; DailySport 5 s) [P§5.1.1]
-    step_sec: float | None = None  # None = dataset default (datasets.md "Project decisions")
-    shift_max_windows: int = 5  # UP-Fall short activities: shifting windows per run [VSF upfall/3_vsf.py]
-    shift_min_step_sec: float = 0.5  # minimum spacing of those shifting windows [VSF]
+    acc_hz: PosFloat = 50.0  # datasets.md "Resampling": accelerometers at 50 Hz
+    pose_hz: PosFloat = 20.0  # datasets.md "Resampling": poses at 20 Hz
+    window_sec: PosFloat | None = None  # None = dataset default (4 s; DailySport 5 s) [P§5.1.1]
+    step_sec: PosFloat | None = None  # None = dataset default (datasets.md "Project decisions")
+    shift_max_windows: NonNegInt = 5  # UP-Fall short activities: shifting windows per run [VSF upfall/3_vsf.py]
+    shift_min_step_sec: PosFloat = 0.5  # minimum spacing of those shifting windows [VSF]
 
 
 @dataclass(frozen=True)
 class MissingConfig:
-    protocol: str = "complete"  # complete | uniform | per_view  [P§5.2.1, §5.2.2, §5.4]
-    all_dropped_prob: float = 1e-3  # P(all views dropped) in the uniform protocol -> p = 10^(-3/V) [P§5.2.2, A1]
-    per_view_rates: dict[str, dict[str, float]] = field(default_factory=dict)  # Table 6 rates [P§5.4]
-    seed: int = 0  # mask seed; combined with the split name and the run seed
+    protocol: Protocol = "complete"  # complete | uniform | per_view  [P§5.2.1, §5.2.2, §5.4]
+    all_dropped_prob: OpenProb = 1e-3  # P(all views dropped) in the uniform protocol -> p = 10^(-3/V) [P§5.2.2, A1]
+    per_view_rates: dict[str, dict[str, Prob]] = field(default_factory=dict)  # Table 6 rates [P§5.4]
+    seed: NonNegInt = 0  # mask seed; combined with the split name and the run seed
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
     enabled: bool = True  # training data only [P§5.1.3]
-    scale_sigma: float = 0.1  # Um et al. 2017; VSF default (A12)
-    warp_sigma: float = 0.2  # Um et al. 2017 (A12)
-    warp_knots: int = 4  # Um et al. 2017 (A12)
-    acc_rotation_deg: float = 180.0  # 3D rotation of accelerometer triplets, +-deg (A12)
-    pose_z_rotation_deg: float = 180.0  # rotation about z for 3D pose [VSF]
-    flip_p: float = 0.5  # horizontal flip of 2D pose [VSF]
+    scale_sigma: NonNegFloat = 0.1  # Um et al. 2017; VSF default (A12)
+    warp_sigma: NonNegFloat = 0.2  # Um et al. 2017 (A12)
+    warp_knots: PosInt = 4  # Um et al. 2017 (A12)
+    acc_rotation_deg: Degrees = 180.0  # 3D rotation of accelerometer triplets, +-deg (A12)
+    pose_z_rotation_deg: Degrees = 180.0  # rotation about z for 3D pose [VSF]
+    flip_p: Prob = 0.5  # horizontal flip of 2D pose [VSF]
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    width: int = 128  # ResNet1D base filters = embedding D [VSF 4-block config]
-    kernel_size: int = 9  # [VSF]
-    n_blocks: int = 4  # "4 residual blocks" [P§5.1.3]
-    dropout: float = 0.5  # encoder and expert dropout [VSF] (A15)
+    width: PosInt = 128  # ResNet1D base filters = embedding D [VSF 4-block config]
+    kernel_size: PosInt = 9  # [VSF]
+    n_blocks: PosInt = 4  # "4 residual blocks" [P§5.1.3]
+    dropout: DropoutP = 0.5  # encoder and expert dropout [VSF] (A15)
     shared_encoder: bool = False  # one encoder per view (A14); True shares among views of one modality
-    att_hidden: int = 128  # attention MLP hidden size (A15)
-    n_experts: int = 16  # E [P Table 2]
-    top_k: int = 3  # K [P Table 2]
-    expert_hidden: int = 128  # expert MLP hidden size (A15)
-    noise_eps: float = 1e-2  # std floor of the noisy gate (Shazeer et al.; fastmoe)
+    att_hidden: PosInt = 128  # attention MLP hidden size (A15)
+    n_experts: PosInt = 16  # E [P Table 2]
+    top_k: PosInt = 3  # K [P Table 2]
+    expert_hidden: PosInt = 128  # expert MLP hidden size (A15)
+    noise_eps: NonNegFloat = 1e-2  # std floor of the noisy gate (Shazeer et al.; fastmoe)
 
 
 @dataclass(frozen=True)
@@ -99,29 +130,29 @@ class AblationConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    w_cls: float = 1.0  # classification loss weight [P Table 2]
-    w_contrast: float = 1.0  # contrastive loss weight [P Table 2]
-    w_balance: float = 1e-2  # load balancing loss weight [P Table 2]
-    tau: float = 0.1  # temperature [P Table 2]
-    pair_reduction: str = "sum"  # eq. 4 sums both directions; "mean" = VSF infonce_loss (A3b)
+    w_cls: NonNegFloat = 1.0  # classification loss weight [P Table 2]
+    w_contrast: NonNegFloat = 1.0  # contrastive loss weight [P Table 2]
+    w_balance: NonNegFloat = 1e-2  # load balancing loss weight [P Table 2]
+    tau: PosFloat = 0.1  # temperature [P Table 2]
+    pair_reduction: Reduction = "sum"  # eq. 4 sums both directions; "mean" = VSF infonce_loss (A3b)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    method: str = "ralis"  # ralis | cmc | cocoa | flexmoe | fusemoe | shaspec | gmu | confu | meanfusion
-    seed: int = 0  # A18: seeds 0, 1, 2
-    device: str = "auto"  # auto = CUDA when available, else CPU
-    lr: float = 1e-3  # Adam [P Table 2]
-    lr_schedule: str = "constant"  # constant [P Table 2: no schedule] | cosine (linear warm-up, cosine decay to 0)
-    warmup_epochs: float = 0.0  # cosine: epochs of linear warm-up from 0 (fractions allowed)
-    weight_decay: float = 0.0  # A11 (VSF used 1e-5)
-    cls_batch: int = 16  # classification batch size [P Table 2]
-    con_batch: int = 16  # contrastive batch size [P Table 2]
-    max_epochs: int = 100  # A11
-    min_epochs: int = 20  # "at least 20 epochs" [P§5.1.3]
-    patience: int | None = None  # early stopping after min_epochs (A11; VSF 30); None = off
+    method: Method = "ralis"  # ralis | cmc | cocoa | flexmoe | fusemoe | shaspec | gmu | confu | meanfusion
+    seed: NonNegInt = 0  # A18: seeds 0, 1, 2
+    device: Device = "auto"  # auto = CUDA when available, else CPU
+    lr: PosFloat = 1e-3  # Adam [P Table 2]
+    lr_schedule: Schedule = "constant"  # constant [P Table 2: no schedule] | cosine (linear warm-up, cosine decay to 0)
+    warmup_epochs: NonNegFloat = 0.0  # cosine: epochs of linear warm-up from 0 (fractions allowed)
+    weight_decay: NonNegFloat = 0.0  # A11 (VSF used 1e-5)
+    cls_batch: PosInt = 16  # classification batch size [P Table 2]
+    con_batch: PosInt = 16  # contrastive batch size [P Table 2]
+    max_epochs: PosInt = 100  # A11
+    min_epochs: PosInt = 20  # "at least 20 epochs" [P§5.1.3]
+    patience: PosInt | None = None  # early stopping after min_epochs (A11; VSF 30); None = off
     balanced_sampling: bool = False  # A13
-    max_steps_per_epoch: int | None = None  # cap for quick profiles; None = full epoch
+    max_steps_per_epoch: PosInt | None = None  # cap for quick profiles; None = full epoch
 
 
 @dataclass(frozen=True)
@@ -132,34 +163,34 @@ class BaselineConfig:
     ind_view_ce: bool = False  # CMC*/COCOA*/ConFu: add per-view CE to the fused CE (A16: off by default)
     cmc_core_view: str | None = None  # None = full graph [VSF MultiviewInfoNCELoss]; a view name = core view [CMC]
     cmc_detach_others: bool = False  # core view: detach the non-core views [VSF ignore_submodal]
-    cocoa_variant: str = "A"  # A = 'cocoa' BCE [COCOA:src/losses.py; VSF CocoaLoss]; B = 'cocoa2' (§2.2)
-    cocoa_scale: float = 0.03125  # variant B weight of the positive term, 1/32 [COCOA:src/losses.py]
-    cocoa_lambda: float = 3.9e-3  # variant B weight of the negative term [COCOA:src/losses.py]
-    flex_n_experts: int = 16  # E [FLEX:main.py]
-    flex_top_k: int = 4  # [FLEX:main.py]
-    flex_heads: int = 4  # attention heads [FLEX:main.py]
-    flex_dropout: float = 0.5  # [FLEX:main.py]
-    flex_gate_weight: float = 1e-2  # gate_loss_weight: S-router CE + both balance groups [FLEX:main.py]
-    flex_warmup_epochs: int = 5  # first epochs on an unshuffled loader, full-view windows first [FLEX:main.py]
-    fuse_n_experts: int = 16  # E; RALIS silent, Flex-MoE default (methods.md §2.4)
-    fuse_top_k: int = 4  # K; RALIS silent, Flex-MoE default (methods.md §2.4)
-    fuse_heads: int = 4  # attention heads (same as Flex-MoE)
-    fuse_dropout: float = 0.1  # attention / expert dropout [FUSE: transformer default]
-    fuse_gating: str = "laplace"  # laplace (-||x - w_e||, the FuseMoE proposal) | softmax (x W_g) [FUSE:sparse_moe.py]
-    fuse_balance: float = 1e-2  # --balance_loss_coef [FUSE]
-    shaspec_alpha: float = 0.1  # weight of L_shared [SHA:train_SS.py]
-    shaspec_beta: float = 0.02  # weight of L_spec [SHA:train_SS.py]
+    cocoa_variant: CocoaVariant = "A"  # A = 'cocoa' BCE [COCOA:src/losses.py; VSF CocoaLoss]; B = 'cocoa2' (§2.2)
+    cocoa_scale: NonNegFloat = 0.03125  # variant B weight of the positive term, 1/32 [COCOA:src/losses.py]
+    cocoa_lambda: NonNegFloat = 3.9e-3  # variant B weight of the negative term [COCOA:src/losses.py]
+    flex_n_experts: PosInt = 16  # E [FLEX:main.py]
+    flex_top_k: PosInt = 4  # [FLEX:main.py]
+    flex_heads: PosInt = 4  # attention heads [FLEX:main.py]
+    flex_dropout: DropoutP = 0.5  # [FLEX:main.py]
+    flex_gate_weight: NonNegFloat = 1e-2  # gate_loss_weight: S-router CE + both balance groups [FLEX:main.py]
+    flex_warmup_epochs: NonNegInt = 5  # first epochs on an unshuffled loader, full-view windows first [FLEX:main.py]
+    fuse_n_experts: PosInt = 16  # E; RALIS silent, Flex-MoE default (methods.md §2.4)
+    fuse_top_k: PosInt = 4  # K; RALIS silent, Flex-MoE default (methods.md §2.4)
+    fuse_heads: PosInt = 4  # attention heads (same as Flex-MoE)
+    fuse_dropout: DropoutP = 0.1  # attention / expert dropout [FUSE: transformer default]
+    fuse_gating: Gating = "laplace"  # laplace -||x - w_e|| (FuseMoE) | softmax x W_g [FUSE:sparse_moe.py]
+    fuse_balance: NonNegFloat = 1e-2  # --balance_loss_coef [FUSE]
+    shaspec_alpha: NonNegFloat = 0.1  # weight of L_shared [SHA:train_SS.py]
+    shaspec_beta: NonNegFloat = 0.02  # weight of L_spec [SHA:train_SS.py]
     shaspec_random_subset: bool = False  # --mode=random phase: random view subsets per step [SHA:run.sh]; RALIS silent
     gmu_renorm: bool = False  # GMU: divide the gated sum by the sum of present gates (methods.md §3)
     gmu_random_subset: bool = False  # GMU: train on random view subsets (methods.md §3 "for fairness")
-    confu_lambda: float = 0.5  # weight of fused-pair-vs-third terms vs pairwise terms [CONFU]
-    confu_triplets: int = 4  # (pair, third) triplets sampled per step (harness, methods.md §3)
+    confu_lambda: NonNegFloat = 0.5  # weight of fused-pair-vs-third terms vs pairwise terms [CONFU]
+    confu_triplets: PosInt = 4  # (pair, third) triplets sampled per step (harness, methods.md §3)
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    batch_size: int = 256  # encode-once evaluation batch
-    scenarios: list[str] = field(default_factory=lambda: ["1", "half", "all"])  # [P§5.2]
+    batch_size: PosInt = 256  # encode-once evaluation batch
+    scenarios: list[Scenario] = field(default_factory=lambda: ["1", "half", "all"])  # [P§5.2]
 
 
 @dataclass(frozen=True)
@@ -167,26 +198,26 @@ class AnalysisConfig:
     """§6 analyses (Figs. 5-8; ralis/analysis, docs/notes/analyses.md). Defaults are the paper's protocol;
     params.yaml holds quick values. The trainings of Figs. 5-7 use `model`/`loss`/`train` with the overrides below."""
 
-    complexity_views: list[int] = field(default_factory=lambda: list(range(2, 10)))  # V sweep, RealDisp [P§6.4]
-    complexity_batch: int = 64  # N fixed in the V sweep (paper silent; methods.md §4 note 4)
-    complexity_batches: list[int] = field(default_factory=lambda: [8, 16, 32, 64, 128, 256])  # N sweep [methods.md §4]
-    complexity_n_views: int = 9  # V fixed in the N sweep: RealDisp's 9 views [P§6.4]
-    complexity_dim: int = 128  # embedding width C [P§5.1.3]
-    complexity_warmup: int = 20  # warm-up iterations [methods.md §4 note 4]
-    complexity_repeats: int = 450  # timed consecutive batches, averaged [P§6.4]
-    complexity_forms: list[str] = field(default_factory=lambda: ["looped", "batched"])  # methods.md §4 note 3
-    protocol: str = "uniform"  # training data of Figs. 5-7: missing views [P§6.3]
-    epochs: int = 10  # training epochs of Figs. 5-7 ("10 epochs" [P§6.3])
-    steps_per_epoch: int | None = None  # None = full epochs
-    width: int | None = None  # encoder/attention/expert width of those trainings; None = model.width
-    sens_experts: list[int] = field(default_factory=lambda: [8, 16, 32])  # E sweep at K = sens_top_k [P§6.1]
-    sens_top_k: int = 3  # K fixed in the E sweep [P Table 2]
-    sens_top_ks: list[int] = field(default_factory=lambda: [2, 3, 4])  # K sweep at E = sens_n_experts [P§6.1]
-    sens_n_experts: int = 16  # E fixed in the K sweep [P Table 2]
-    conv_classes: int = 4  # classes whose per-class view weights Fig. 6 draws (the JSON has all)
-    conv_batch: int = 64  # batch of the per-epoch validation contrastive loss (negatives per batch)
-    lb_w_contrast: float = 0.1  # contrastive weight of the Fig. 7 trainings [P§6.3]
-    lb_w_balance: float = 1.0  # load-balancing weight of the Fig. 7 trainings [P§6.3]
+    complexity_views: list[PosInt] = field(default_factory=lambda: list(range(2, 10)))  # V sweep, RealDisp [P§6.4]
+    complexity_batch: PosInt = 64  # N fixed in the V sweep (paper silent; methods.md §4 note 4)
+    complexity_batches: list[PosInt] = field(default_factory=lambda: [8, 16, 32, 64, 128, 256])  # N sweep
+    complexity_n_views: PosInt = 9  # V fixed in the N sweep: RealDisp's 9 views [P§6.4]
+    complexity_dim: PosInt = 128  # embedding width C [P§5.1.3]
+    complexity_warmup: NonNegInt = 20  # warm-up iterations [methods.md §4 note 4]
+    complexity_repeats: PosInt = 450  # timed consecutive batches, averaged [P§6.4]
+    complexity_forms: list[LossForm] = field(default_factory=lambda: ["looped", "batched"])  # methods.md §4 note 3
+    protocol: Protocol = "uniform"  # training data of Figs. 5-7: missing views [P§6.3]
+    epochs: PosInt = 10  # training epochs of Figs. 5-7 ("10 epochs" [P§6.3])
+    steps_per_epoch: PosInt | None = None  # None = full epochs
+    width: PosInt | None = None  # encoder/attention/expert width of those trainings; None = model.width
+    sens_experts: list[PosInt] = field(default_factory=lambda: [8, 16, 32])  # E sweep at K = sens_top_k [P§6.1]
+    sens_top_k: PosInt = 3  # K fixed in the E sweep [P Table 2]
+    sens_top_ks: list[PosInt] = field(default_factory=lambda: [2, 3, 4])  # K sweep at E = sens_n_experts [P§6.1]
+    sens_n_experts: PosInt = 16  # E fixed in the K sweep [P Table 2]
+    conv_classes: PosInt = 4  # classes whose per-class view weights Fig. 6 draws (the JSON has all)
+    conv_batch: PosInt = 64  # batch of the per-epoch validation contrastive loss (negatives per batch)
+    lb_w_contrast: NonNegFloat = 0.1  # contrastive weight of the Fig. 7 trainings [P§6.3]
+    lb_w_balance: NonNegFloat = 1.0  # load-balancing weight of the Fig. 7 trainings [P§6.3]
 
 
 @dataclass(frozen=True)
@@ -206,32 +237,50 @@ class Params:
 
 
 def from_dict(cls: type[T], values: dict[str, Any] | None, where: str = "params") -> T:
-    """Build dataclass `cls` from a mapping; unknown keys raise ValueError naming `where.key`."""
-    values = dict(values or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(names)}")
-    return cls(**values)
+    """Build dataclass `cls` from a mapping, each value checked against its field's annotation (`ralis.schema`);
+    unknown keys and bad values raise ValueError naming `where.key` and what is allowed."""
+    return build(cls, values, where)
 
 
 def load_params(path: str | Path = "params.yaml", sections: list[str] | None = None) -> Params:
-    """Read params.yaml into `Params`. Sections absent from the file keep the paper defaults.
+    """Read and check params.yaml into `Params`. Sections absent from the file keep the paper defaults.
 
-    Top-level keys that are not config sections (stage-only sections such as `results`) are ignored
-    unless listed in `sections`, in which case each listed section must exist.
+    Top-level keys must be config sections or the stage-only sections `STAGE_SECTIONS` (read by
+    `ralis.pipeline.stage_sections`); anything else (a typo such as `trian`) is refused. Each section listed
+    in `sections` must exist.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; run from the repository root or pass the path to params.yaml")
-    raw = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping of sections at top level, got {type(raw).__name__}")
-    kwargs = {}
-    for f in dataclasses.fields(Params):
-        if f.name in raw:
-            kwargs[f.name] = from_dict(f.default_factory().__class__, raw[f.name], where=f"{path}:{f.name}")
+    raw = read_sections(path)
     for s in sections or []:
         if s not in raw:
             raise ValueError(f"{path}: section '{s}' is missing")
-    return Params(**kwargs)
+    return params_from_sections(raw, where=str(path), skip=STAGE_SECTIONS)
+
+
+def read_sections(path: Path) -> dict[str, Any]:
+    """params.yaml as {section: mapping}; a YAML error or an unknown top-level section raises ValueError."""
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of sections at top level, got {type(raw).__name__}")
+    known = [f.name for f in dataclasses.fields(Params)]
+    if bad := unknown_names(raw, [*known, *STAGE_SECTIONS]):
+        raise ValueError(f"{path}: unknown section(s) {bad}; sections are {known} plus the stage-only "
+                         f"{list(STAGE_SECTIONS)}")
+    return raw
+
+
+def params_from_sections(values: dict[str, Any], where: str, skip: tuple[str, ...] = ()) -> Params:
+    """`Params` from {section: {key: value}} (params.yaml's shape), every section checked; sections in `skip`
+    are ignored, any other unknown section raises ValueError naming `where`."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: params must be a mapping of sections, got {type(values).__name__}")
+    known = {f.name: f for f in dataclasses.fields(Params)}
+    if bad := unknown_names(set(values) - set(skip), known):
+        raise ValueError(f"{where}: unknown params section(s) {bad}; sections are {list(known)}")
+    return Params(**{k: from_dict(known[k].default_factory().__class__, v, where=f"{where}:{k}")
+                     for k, v in values.items() if k in known})

@@ -15,17 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ralis.config import (
+    METHOD_NAMES,
+    PROTOCOLS,
     AblationConfig,
     DataConfig,
+    Method,
     ModelConfig,
+    NonNegInt,
     Params,
+    Protocol,
     SyntheticConfig,
     TrainConfig,
     from_dict,
     load_params,
+    read_sections,
 )
 
 __all__ = [
@@ -34,9 +38,9 @@ __all__ = [
     "windows_root", "receipt_path", "write_receipt", "ensure_windows", "ensure_runs",
 ]
 
-PROTOCOLS = ("complete", "uniform", "per_view")  # Table 3 / Tables 4-5 / Table 6 [P§5.2.1, §5.2.2, §5.4]
-BASELINES = ("meanfusion", "cmc", "cocoa", "flexmoe", "fusemoe", "shaspec", "gmu", "confu")
-ALL_METHODS = ("ralis",) + BASELINES
+# PROTOCOLS (Table 3 / Tables 4-5 / Table 6) and the method names come from ralis.config, their one home
+ALL_METHODS = METHOD_NAMES
+BASELINES = tuple(m for m in ALL_METHODS if m != "ralis")
 
 # Table 5 variants [P§5.3]: each flips one AblationConfig switch of the PAPER defaults (not of params.yaml's
 # `ablation` section), so the ablation stages do not depend on that section. "full" is the unchanged model.
@@ -57,18 +61,19 @@ ABLATION_VARIANTS: dict[str, dict[str, bool]] = {
 class PipelineConfig:
     """params.yaml `pipeline`: what the DVC matrices train (one stage execution per item)."""
 
-    baselines: list[str] = field(default_factory=lambda: list(BASELINES))  # train_baseline matrix
-    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))  # train_ralis / train_baseline
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])  # A18
+    baselines: list[Method] = field(default_factory=lambda: list(BASELINES))  # train_baseline matrix
+    protocols: list[Protocol] = field(default_factory=lambda: list(PROTOCOLS))  # train_ralis / train_baseline
+    seeds: list[NonNegInt] = field(default_factory=lambda: [0, 1, 2])  # A18
     ablations: list[str] = field(default_factory=lambda: list(ABLATION_VARIANTS))  # ablate matrix (Table 5)
-    ablation_protocols: list[str] = field(default_factory=lambda: ["uniform", "per_view"])  # Tables 5 and 6
+    ablation_protocols: list[Protocol] = field(default_factory=lambda: ["uniform", "per_view"])  # Tables 5 and 6
 
     def __post_init__(self) -> None:
         bad = [v for v in self.ablations if v not in ABLATION_VARIANTS]
         bad += [p for p in (*self.protocols, *self.ablation_protocols) if p not in PROTOCOLS]
+        bad += [m for m in self.baselines if m not in BASELINES]
         if bad:
             raise ValueError(f"params.yaml pipeline: unknown entries {bad}; ablations are {list(ABLATION_VARIANTS)}, "
-                             f"protocols are {list(PROTOCOLS)}")
+                             f"protocols are {list(PROTOCOLS)}, baselines are {list(BASELINES)}")
 
     @property
     def methods(self) -> list[str]:
@@ -79,8 +84,8 @@ class PipelineConfig:
 class ResultsConfig:
     """params.yaml `results`: what the results stage draws."""
 
-    heatmap_protocol: str = "uniform"  # runs whose per-combination F1 the heatmap shows (one of pipeline.protocols)
-    decimals: int = 2  # rounding of the % tables
+    heatmap_protocol: Protocol = "uniform"  # runs whose per-combination F1 the heatmap shows (in pipeline.protocols)
+    decimals: NonNegInt = 2  # rounding of the % tables
 
     def check(self, pipe: PipelineConfig) -> None:
         if self.heatmap_protocol not in pipe.protocols:
@@ -121,7 +126,7 @@ def stage_sections(params_file: str) -> tuple[PipelineConfig, ResultsConfig]:
     path = Path(params_file)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; pass -p params_file ../params.yaml (relative to notebooks/)")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = read_sections(path)
     pipe = from_dict(PipelineConfig, raw.get("pipeline"), f"{path}:pipeline")
     res = from_dict(ResultsConfig, raw.get("results"), f"{path}:results")
     res.check(pipe)
@@ -211,8 +216,9 @@ def ensure_windows(params: Params, create: bool) -> dict[str, Any]:
 
 
 def ensure_runs(params: Params, pipe: PipelineConfig, runs_dir: str | Path, ablations_dir: str | Path) -> list[Path]:
-    """Train the smoke matrices' runs that are missing (the results notebook at its defaults); returns new runs."""
-    from ralis.api import run_experiment
+    """Train the smoke matrices' runs that are missing or incomplete (the results notebook at its defaults);
+    returns the new runs. A run folder counts only when it holds every file of `ralis.api.OUTPUTS`."""
+    from ralis.api import run_complete, run_experiment
 
     ensure_windows(params, create=True)
     todo = [(m, p, s, "", runs_dir) for m in pipe.methods for p in pipe.protocols for s in pipe.seeds]
@@ -221,7 +227,7 @@ def ensure_runs(params: Params, pipe: PipelineConfig, runs_dir: str | Path, abla
     made = []
     for method, protocol, seed, variant, root in todo:
         out = run_dir(root, variant or method, protocol, seed)
-        if not (out / "metrics.json").is_file():
+        if not run_complete(out):
             run_experiment(run_params(params, method, protocol, seed, variant), out, progress=False)
             made.append(out)
     return made

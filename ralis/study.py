@@ -26,7 +26,7 @@ import yaml
 from ralis.config import ModelConfig, TrainConfig
 from ralis.pipeline import ABLATION_VARIANTS, BASELINES
 
-__all__ = ["Preset", "PRESETS", "overrides", "dvc_command", "main"]
+__all__ = ["Preset", "PRESETS", "overrides", "dvc_command", "main", "run_to_the_end"]
 
 PAPER_MAX_EPOCHS = 100  # A11: "cap at about 100-300 epochs"
 PAPER_PATIENCE = 30  # A11: VSF early-stopping patience, counted from min_epochs on
@@ -105,7 +105,19 @@ def main(argv: list[str] | None = None) -> int:
     print(shlex.join(cmd))
     if args.print:
         return 0
-    return subprocess.call(cmd)
+    return run_to_the_end(cmd)
+
+
+def run_to_the_end(cmd: list[str]) -> int:
+    """Run `cmd` and wait for it, also after Ctrl-C. The terminal's SIGINT reaches dvc and the stage as well; dvc
+    then stops the stage and releases its locks. `subprocess.call` would SIGKILL dvc 0.25 s after the Ctrl-C,
+    leaving DVC's locks and an orphaned papermill kernel behind. A second Ctrl-C stops waiting."""
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        print(f"[ralis] interrupted: waiting for {cmd[0]} to stop the stage (Ctrl-C again to stop waiting)")
+        return proc.wait()
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
   * dailysport, realdisp (UCI zips): use the archive at `{raw_dir}/{key}/{archive name}` if the user placed
     it there (no network), else download it with pooch (cached, atomic, progress bar). The archive is
     checked against the registry SHA-256 (DailySport) or, for RealDisp whose hash is not published, against
-    the hash recorded beside it (`<archive>.sha256`) on first download, plus the known size. It is then
-    extracted atomically into `{raw_dir}/{key}/extracted` (temp folder + rename). A bad archive is deleted
-    and leaves no partial extraction. Offline, the call fails within seconds with the URL, the expected
+    the hash recorded beside it (`<archive>.sha256`) after its first successful extraction, plus the known
+    size. It is then extracted atomically into `{raw_dir}/{key}/extracted` (temp folder + rename). A bad
+    archive is deleted and leaves no partial extraction and no recorded hash. Offline, the call fails within seconds with the URL, the expected
     path and the offline alternatives.
   * upfall (user-placed) and cmdfall (gated): the folder layout is checked and what is missing is named.
   * synthetic: nothing to fetch (generated in the windowing stage).
@@ -14,10 +14,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import socket
-import tempfile
 import threading
 import zipfile
 import zlib
@@ -28,6 +25,7 @@ import pooch
 from tqdm.auto import tqdm
 
 from ralis.data.registry import DatasetSpec
+from ralis.io import atomic_dir, write_text
 
 __all__ = ["CONNECT_TIMEOUT_S", "archive_path", "extracted_dir", "fetch_dataset", "sha256sum", "check_reachable",
            "check_upfall", "check_cmdfall"]
@@ -76,8 +74,13 @@ def check_reachable(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         raise result[0]
 
 
+def _record(archive: Path) -> Path:
+    """Where the hash of an archive without a published one (RealDisp) is kept after a good extraction."""
+    return archive.with_name(archive.name + ".sha256")
+
+
 def _expected_hash(spec: DatasetSpec, archive: Path) -> str | None:
-    record = archive.with_name(archive.name + ".sha256")
+    record = _record(archive)
     return spec.sha256 or (record.read_text().split()[0] if record.is_file() else None)
 
 
@@ -87,18 +90,25 @@ def _bad_archive(archive: Path, why: str, spec: DatasetSpec) -> ValueError:
                       f"{spec.url}, or place a good copy at {archive}.")
 
 
-def _verify(spec: DatasetSpec, archive: Path) -> None:
-    """Size and SHA-256 check; records the hash on first sight when none is published (RealDisp)."""
+def _verify(spec: DatasetSpec, archive: Path) -> str:
+    """Size and SHA-256 check against the published or recorded hash; returns the archive's SHA-256."""
     size = archive.stat().st_size
     if spec.size_bytes is not None and size != spec.size_bytes:
         raise _bad_archive(archive, f"size {size:,} bytes, expected {spec.size_bytes:,} (truncated or wrong file)",
                            spec)
     digest, expected = sha256sum(archive), _expected_hash(spec, archive)
-    if expected is None:
-        archive.with_name(archive.name + ".sha256").write_text(f"{digest}  {archive.name}\n")
-        print(f"[ralis] {spec.key}: no published SHA-256; recorded {digest} in {archive.name}.sha256")
-    elif digest != expected:
-        raise _bad_archive(archive, f"SHA-256 {digest} does not match the expected {expected}", spec)
+    if expected is not None and digest != expected:
+        source = "" if spec.sha256 else (f" recorded in {_record(archive)} (if that record came from a bad copy, "
+                                         f"delete it)")
+        raise _bad_archive(archive, f"SHA-256 {digest} does not match the expected {expected}{source}", spec)
+    return digest
+
+
+def _record_hash(spec: DatasetSpec, archive: Path, digest: str) -> None:
+    """After a good extraction: keep the hash of an archive that has no published one (RealDisp)."""
+    if spec.sha256 is None and not _record(archive).is_file():
+        write_text(_record(archive), f"{digest}  {archive.name}\n")
+        print(f"[ralis] {spec.key}: no published SHA-256; recorded {digest} in {_record(archive).name}")
 
 
 def _download(spec: DatasetSpec, archive: Path, timeout_s: float) -> None:
@@ -123,21 +133,16 @@ def _download(spec: DatasetSpec, archive: Path, timeout_s: float) -> None:
 
 
 def _extract(spec: DatasetSpec, archive: Path, dest: Path) -> None:
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".extract-"))
+    """Unzip into a temporary sibling of `dest` that replaces it (a stale extraction without marker) when done."""
     try:
-        with zipfile.ZipFile(archive) as zf:
+        with atomic_dir(dest) as tmp, zipfile.ZipFile(archive) as zf:
             for m in tqdm(zf.infolist(), desc=f"extract {archive.name}", unit="file"):
                 if Path(m.filename).is_absolute() or ".." in Path(m.filename).parts:
                     raise zipfile.BadZipFile(f"unsafe member path {m.filename!r}")
                 zf.extract(m, tmp)
-        (tmp / _MARKER).write_text(f"{archive.name}\n")
-        if dest.exists():
-            shutil.rmtree(dest)  # stale, incomplete extraction (no marker)
-        os.replace(tmp, dest)
+            (tmp / _MARKER).write_text(f"{archive.name}\n")
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:
         raise _bad_archive(archive, f"not a readable zip ({e})", spec) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _fetch_archive(spec: DatasetSpec, raw_dir: Path, timeout_s: float) -> Path:
@@ -149,8 +154,9 @@ def _fetch_archive(spec: DatasetSpec, raw_dir: Path, timeout_s: float) -> Path:
             print(f"[ralis] {spec.key}: using the user-extracted folder {dest} (no archive to verify)")
             return dest
         _download(spec, archive, timeout_s)
-    _verify(spec, archive)
+    digest = _verify(spec, archive)
     _extract(spec, archive, dest)
+    _record_hash(spec, archive, digest)
     return dest
 
 

@@ -15,13 +15,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ralis.config import MissingConfig
+from ralis.config import PROTOCOLS, MissingConfig
 from ralis.data.registry import get_dataset
 
 __all__ = ["PROTOCOLS", "NATURAL_MISSING", "MaskResult", "uniform_drop_prob", "drop_rates", "mask_rng",
            "apply_protocol", "mask_counts", "protocol_counts"]
 
-PROTOCOLS = ("complete", "uniform", "per_view")
 # §5.2.2: "Except for CMDFall, we use all 7 views without dropping data": its natural gaps are the missingness
 NATURAL_MISSING = frozenset({"cmdfall"})
 

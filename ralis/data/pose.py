@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ralis.data.session import Stream
+from ralis.io import reading
 
 __all__ = ["BODY25_KEPT", "BODY25_MIDHIP", "frame_time_ms", "select_main_person", "read_openpose_zip",
            "normalise_pose2d", "floor_rotation", "normalise_pose3d"]
@@ -73,12 +74,9 @@ def _frame_people(doc: dict) -> list[np.ndarray]:
 
 def read_openpose_zip(path: Path) -> Stream | None:
     """One UP-Fall trial's `skeleton.zip` -> normalised 2D pose stream [F, 18]; None if nobody is ever found."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = sorted(m for m in zf.namelist() if m.endswith("_keypoints.json"))
-            frames = [(frame_time_ms(m), select_main_person(_frame_people(json.loads(zf.read(m))))) for m in members]
-    except zipfile.BadZipFile as e:
-        raise ValueError(f"{path}: not a readable zip of OpenPose JSON files ({e}); re-create it") from e
+    with reading(path, "re-create this zip of the trial's OpenPose JSON files"), zipfile.ZipFile(path) as zf:
+        members = sorted(m for m in zf.namelist() if m.endswith("_keypoints.json"))
+        frames = [(frame_time_ms(m), select_main_person(_frame_people(json.loads(zf.read(m))))) for m in members]
     if not frames:
         raise ValueError(f"{path}: contains no '*_keypoints.json' OpenPose files")
     frames.sort(key=lambda f: f[0])

@@ -9,9 +9,6 @@ Every registry view is stored; `data.views` selects views when the splits are lo
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from ralis.data.resample import resample_session
 from ralis.data.session import Session
 from ralis.data.store import SPLITS, WindowedSplit, save_split, write_manifest
 from ralis.data.windowing import WindowParams, WindowSet, WindowStats, concat_windows, split_by_subject, window_session
+from ralis.io import atomic_dir
 
 __all__ = ["fetch_dataset", "load_sessions", "view_rates", "window_params", "prepare_windows"]
 
@@ -117,20 +115,7 @@ def prepare_windows(params: Params, progress: bool = True) -> dict[str, Any]:
 
 def _write_atomically(out: Path, splits: dict[str, WindowedSplit], manifest: dict[str, Any]) -> None:
     """Write everything into a sibling temp folder, then swap it in; a failure leaves `out` untouched."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    try:
+    with atomic_dir(out) as tmp:
         for k, ws in splits.items():
             save_split(tmp, k, ws)
         write_manifest(tmp, manifest)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-    except BaseException:
-        if old.exists() and not out.exists():
-            os.replace(old, out)
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ralis.io import read_json, write_json, write_npz
+from ralis.io import read_json, reading, write_json, write_npz
 
-__all__ = ["SPLITS", "WindowedSplit", "save_split", "load_split", "write_manifest", "load_manifest"]
+__all__ = ["SPLITS", "WindowedSplit", "save_split", "load_split", "require_finite", "write_manifest",
+           "load_manifest"]
 
 SPLITS = ("train", "valid", "test")
 _VIEW_PREFIX = "view__"
@@ -74,14 +75,27 @@ def save_split(root: str | Path, split: str, ws: WindowedSplit) -> Path:
 
 
 def load_split(root: str | Path, split: str) -> WindowedSplit:
-    """Read `{root}/{split}.npz`; raise FileNotFoundError naming the stage to run when it is absent."""
+    """Read `{root}/{split}.npz`. A missing file raises FileNotFoundError naming the stage to run; an unreadable
+    one (truncated, a key missing, inconsistent shapes) or NaN/inf in a present view raises ValueError naming it."""
     path = Path(root) / f"{split}.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; run the windowing stage first (`dvc repro windowing`)")
-    with np.load(path, allow_pickle=False) as z:
+    with reading(path, "rerun the windowing stage (`dvc repro windowing`)"), np.load(path, allow_pickle=False) as z:
         order = [str(s) for s in z["view_order"]]
         views = {name: z[f"{_VIEW_PREFIX}{name}"] for name in order}
-        return WindowedSplit(views, z["present"], z["label"], z["subject"], tuple(str(c) for c in z["class_names"]))
+        ws = WindowedSplit(views, z["present"], z["label"], z["subject"], tuple(str(c) for c in z["class_names"]))
+    return require_finite(ws, f"{path} (split '{split}')")
+
+
+def require_finite(ws: WindowedSplit, where: str) -> WindowedSplit:
+    """Refuse NaN or inf in a present view (missing views may hold anything: they are zeroed on use)."""
+    for j, (name, x) in enumerate(ws.views.items()):
+        bad = np.flatnonzero(ws.present[:, j] & ~np.isfinite(x).all(axis=(1, 2)))
+        if len(bad):
+            raise ValueError(f"{where}: view '{name}' has NaN or inf values in {len(bad)} present window(s), "
+                             f"window index(es) {bad[:5].tolist()}{' ...' if len(bad) > 5 else ''}; fix the raw "
+                             f"data or the windowing, then rerun the windowing stage (`dvc repro windowing`)")
+    return ws
 
 
 def write_manifest(root: str | Path, manifest: dict[str, Any]) -> Path:

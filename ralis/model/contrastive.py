@@ -17,12 +17,13 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from ralis.config import REDUCTIONS
+
 __all__ = [
     "pair_loss", "masked_pair_loss", "ACLoss", "adjusted_center_loss", "adjusted_center_loss_looped",
-    "FullGraphLoss", "full_graph_loss", "full_graph_loss_looped", "view_pairs", "loss_macs",
+    "FullGraphLoss", "full_graph_loss", "full_graph_loss_looped", "view_pairs", "loss_macs", "leave_one_out",
 ]
 
-REDUCTIONS = ("sum", "mean")
 
 
 class ACLoss(NamedTuple):
@@ -61,13 +62,16 @@ def masked_pair_loss(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor, tau: 
     """Batched per-sample pair loss, Eqs. (4)-(5), over the rows where `mask` holds.
 
     a, b: [B, N, D] (B independent problems, e.g. views or view pairs); mask: [B, N] bool.
-    Rows outside the mask are neither anchors nor negatives and get loss 0. Returns [B, N].
+    Rows outside the mask are neither anchors nor negatives and get loss 0; their values never enter (they are
+    zeroed first, so a NaN in a missing slot gives no NaN gradient). Returns [B, N].
     """
     _check_reduction(reduction)
     if a.shape != b.shape or a.dim() != 3 or tuple(mask.shape) != tuple(a.shape[:2]):
         raise ValueError(f"expected a, b [B, N, D] and mask [B, N], got {tuple(a.shape)}, {tuple(b.shape)}, "
                          f"{tuple(mask.shape)}")
     n = a.shape[1]
+    keep = mask[..., None]  # [B, N, 1]
+    a, b = torch.where(keep, a, torch.zeros_like(a)), torch.where(keep, b, torch.zeros_like(b))
     x = F.normalize(torch.cat([a, b], dim=1), dim=-1)  # [B, 2N, D]: cosine similarity, Eq. (5)
     logits = x @ x.transpose(1, 2) / tau  # [B, 2N, 2N]
     col_ok = torch.cat([mask, mask], dim=1)[:, None, :]  # [B, 1, 2N]
@@ -110,6 +114,19 @@ def _weights_or_uniform(present: torch.Tensor, weights: torch.Tensor | None) -> 
     return torch.where(m, weights.detach(), torch.zeros_like(weights))
 
 
+def leave_one_out(wz: torch.Tensor) -> torch.Tensor:
+    """Leave-one-out sums c^a = sum_{v != a} wz^v for every view a: [V, N, D] -> [V, N, D] (P§4.1.2).
+
+    Built from exclusive prefix and suffix sums (O(V), like "fuse once, subtract each view") so that a view with
+    weight near 1 is never added and subtracted again: that cancels in float32 (w >= 1 - 1e-6 gave a centre with
+    ~20% relative error).
+    """
+    zero = torch.zeros_like(wz[:1])  # [1, N, D]
+    before = torch.cat([zero, wz[:-1].cumsum(0)])  # [V, N, D]: sum_{v < a}
+    after = torch.cat([wz[1:].flip(0).cumsum(0).flip(0), zero])  # [V, N, D]: sum_{v > a}
+    return before + after
+
+
 def adjusted_center_loss(z: torch.Tensor, present: torch.Tensor, weights: torch.Tensor | None = None,
                          tau: float = 0.1, reduction: str = "sum") -> ACLoss:
     """Adjusted-center contrastive loss, Eq. (6), batched over views (one [V, 2N, 2N] Gram), masked (A6, A7).
@@ -122,7 +139,7 @@ def adjusted_center_loss(z: torch.Tensor, present: torch.Tensor, weights: torch.
     z = torch.where(m[..., None], z, torch.zeros_like(z))  # missing values never enter
     w = _weights_or_uniform(present, weights)  # [V, N], stop-gradient
     wz = (z * w[..., None]).detach()  # [V, N, D]
-    centers = wz.sum(0, keepdim=True) - wz  # [V, N, D]: fuse once, subtract each view (P§4.1.2)
+    centers = leave_one_out(wz)  # [V, N, D]: the fused embedding without view a (P§4.1.2)
     n_views = m.sum(0)  # [N]
     valid = n_views >= 2  # single-view samples have no center (A6)
     anchor = m & valid[None, :]  # [V, N]
@@ -139,7 +156,7 @@ def adjusted_center_loss_looped(z: torch.Tensor, present: torch.Tensor, weights:
     m = present.T  # [V, N]
     w = _weights_or_uniform(present, weights)  # [V, N]
     wz = torch.where(m[..., None], z * w[..., None], torch.zeros_like(z)).detach()  # [V, N, D]
-    center = wz.sum(0)  # [N, D], computed once
+    centers = leave_one_out(wz)  # [V, N, D], computed once
     n_views = m.sum(0)
     valid = n_views >= 2
     per_sample = torch.zeros(z.shape[1], dtype=z.dtype, device=z.device)
@@ -147,7 +164,7 @@ def adjusted_center_loss_looped(z: torch.Tensor, present: torch.Tensor, weights:
         idx = (m[a] & valid).nonzero().flatten()
         if len(idx) < 2:  # NT-Xent needs >= 1 negative (a single row gives loss 0 anyway)
             continue
-        c = center[idx] - wz[a, idx]  # [n_a, D], leave-one-out center
+        c = centers[a, idx]  # [n_a, D], leave-one-out center
         per_sample = per_sample.index_add(0, idx, (1 - w[a, idx]) * pair_loss(z[a, idx], c, tau, reduction))
     per_sample = per_sample / (n_views - 1).clamp_min(1)
     return ACLoss(per_sample.sum() / valid.sum().clamp_min(1), per_sample, valid)

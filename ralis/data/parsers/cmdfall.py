@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ralis.data.parsers.rawfile import names_its_file, read_csv
 from ralis.data.pose import normalise_pose3d
 from ralis.data.session import Session, Stream
 
@@ -31,8 +32,9 @@ LABEL_HZ = 50.0  # dense label track rate
 _FILE = re.compile(r"S(\d+)P(\d+)([IK])(\d+)\.txt$")
 
 
+@names_its_file
 def read_acc(path: Path) -> Stream:
-    df = pd.read_csv(path, skipinitialspace=True)
+    df = read_csv(path, skipinitialspace=True)
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = {"timestamp", "x", "y", "z"} - set(df.columns)
     if missing:
@@ -40,9 +42,10 @@ def read_acc(path: Path) -> Stream:
     return Stream(df["timestamp"].to_numpy(np.float64), df[["x", "y", "z"]].to_numpy(np.float64) * G)
 
 
+@names_its_file
 def read_skeleton(path: Path) -> tuple[Stream | None, np.ndarray, np.ndarray]:
     """-> (normalised 3D pose stream [F, 60] or None, frame_index [all rows], timestamp ms [all rows])."""
-    df = pd.read_csv(path, skipinitialspace=True, dtype={3: str, 4: str})
+    df = read_csv(path, skipinitialspace=True, dtype={3: str, 4: str})
     if df.shape[1] < 5:
         raise ValueError(f"{path}: expected columns timestamp, frame_index, person_index, skeleton_data, "
                          f"floor_equation; got {list(df.columns)}")
@@ -82,19 +85,20 @@ def merge_annotations(per_kinect: dict[int, list[tuple[float, float, int]]]) -> 
     return [iv for iv in out if iv[2] > 0]
 
 
-def _read_annotation(root: Path) -> pd.DataFrame:
-    ann = pd.read_csv(root / "annotation.csv", skipinitialspace=True)
+@names_its_file
+def _read_annotation(path: Path) -> pd.DataFrame:
+    ann = read_csv(path, skipinitialspace=True)
     ann.columns = [str(c).strip() for c in ann.columns]
     need = {"setup_id", "kinect_id", "action_id", "start_frame", "stop_frame"}
     if need - set(ann.columns):
-        raise ValueError(f"{root / 'annotation.csv'}: missing column(s) {sorted(need - set(ann.columns))}")
+        raise ValueError(f"{path}: missing column(s) {sorted(need - set(ann.columns))}")
     return ann
 
 
 def load_sessions(root: str | Path, progress: bool = True) -> list[Session]:
     """One Session per setup with the 7 views; labels 1..20 -> 0..19, unannotated time -> -1."""
     root = Path(root)
-    ann = _read_annotation(root)
+    ann = _read_annotation(root / "annotation.csv")
     files: dict[tuple[int, int], dict[str, Path]] = defaultdict(dict)
     for p in [*(root / "accelerometer").glob("*.txt"), *(root / "skeleton").glob("*.txt")]:
         if m := _FILE.search(p.name):

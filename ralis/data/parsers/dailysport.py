@@ -9,11 +9,13 @@ Each segment is one session (one sample, label = activity - 1).
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ralis.data.parsers.rawfile import names_its_file
 from ralis.data.session import Session, Stream
 
 __all__ = ["RAW_HZ", "ACC_COLUMNS", "find_data_dir", "read_segment", "load_sessions"]
@@ -33,8 +35,13 @@ def find_data_dir(root: str | Path) -> Path:
                             "UCI archive layout data/aAA/pP/sSS.txt (run the data stage: fetch_dataset)")
 
 
+@names_its_file
 def read_segment(path: Path) -> np.ndarray:
-    x = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "input contained no data": refused below, naming the file
+        x = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    if x.shape[0] == 0:
+        raise ValueError(f"{path}: has no data rows (empty file)")
     if x.shape[1] != 45:
         raise ValueError(f"{path}: expected 45 comma-separated columns, got {x.shape[1]}")
     return x

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ralis.data.parsers.rawfile import names_its_file, read_csv
 from ralis.data.session import Session, Stream
 
 __all__ = ["SENSORS", "MAX_GAP_MS", "MIN_PIECE_SEC", "read_log", "split_pieces", "load_sessions"]
@@ -25,9 +26,10 @@ MIN_PIECE_SEC = 5.0  # vahar min_length_segment
 _NAME = re.compile(r"subject0*(\d+)_([a-z]+\d*)\.log$")
 
 
+@names_its_file
 def read_log(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """-> (t_ms [T], table [T, 120]) with non-finite rows removed."""
-    df = pd.read_csv(path, sep="\t", header=None, dtype=np.float64)
+    df = read_csv(path, sep="\t", header=None, dtype=np.float64)
     if df.shape[1] != 120:
         raise ValueError(f"{path}: expected 120 tab-separated columns, got {df.shape[1]}")
     x = df.to_numpy()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ralis.data.parsers.rawfile import names_its_file, read_csv
 from ralis.data.pose import read_openpose_zip
 from ralis.data.session import Session, Stream
 
@@ -34,9 +35,10 @@ def trial_csv(trial_dir: Path) -> Path:
     return trial_dir / f"Subject{s}Activity{a}Trial{t}.csv"
 
 
+@names_its_file
 def read_trial_csv(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """-> (t_ms [T], {view: acc m/s^2 [T, 3]}, labels [T] with -1 = null)."""
-    df = pd.read_csv(path, skiprows=2, header=None)
+    df = read_csv(path, skiprows=2, header=None)
     if df.shape[1] != 47:
         raise ValueError(f"{path}: expected 47 columns after the 2 header lines, got {df.shape[1]}")
     try:
