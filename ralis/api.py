@@ -34,6 +34,7 @@ from ralis.data.store import SPLITS, WindowedSplit, load_split
 from ralis.evaluate import CombinationResults, encode_split, evaluate_combinations, nan_to_none, scenario_size
 from ralis.io import atomic_dir, write_json
 from ralis.methods import MultiviewMethod, build_method
+from ralis.probe import ConvergenceProbe, has_fusion
 from ralis.runtime import pick_device, seed_everything
 from ralis.train import CHECKPOINT_NAME, LOG_CSV, LOG_JSONL, FitResult, fit
 
@@ -172,8 +173,9 @@ def run_experiment(params: Params, out_dir: str | Path, progress: bool = True) -
         scenario_size(scenario, len(info.views))
     with atomic_dir(out_dir) as tmp:
         method = build_model(params, info)
+        probe = ConvergenceProbe(splits["valid"], params) if has_fusion(method) else None  # §6.2 log columns
         fitted = fit(method, splits["train"], splits["valid"], params, tmp,
-                     augmenter=_build_augmenter(params, info), progress=progress)
+                     augmenter=_build_augmenter(params, info), progress=progress, on_epoch_end=probe)
         results = evaluate(method, splits["test"], params, tmp)
         metrics = _metrics(params, info, fitted, results, splits, removed)
         write_json(tmp / OUTPUTS["metrics"], metrics)

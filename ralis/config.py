@@ -196,7 +196,8 @@ class EvalConfig:
 @dataclass(frozen=True)
 class AnalysisConfig:
     """§6 analyses (Figs. 5-8; ralis/analysis, docs/notes/analyses.md). Defaults are the paper's protocol;
-    params.yaml holds quick values. The trainings of Figs. 5-7 use `model`/`loss`/`train` with the overrides below."""
+    params.yaml holds quick values. Figs. 5-7 read runs of the study's `train` stage (Table 5 variants and the
+    (E, K) grid below), trained with `model` / `loss` / `train` like every other run."""
 
     complexity_views: list[PosInt] = field(default_factory=lambda: list(range(2, 10)))  # V sweep, RealDisp [P§6.4]
     complexity_batch: PosInt = 64  # N fixed in the V sweep (paper silent; methods.md §4 note 4)
@@ -206,18 +207,12 @@ class AnalysisConfig:
     complexity_warmup: NonNegInt = 20  # warm-up iterations [methods.md §4 note 4]
     complexity_repeats: PosInt = 450  # timed consecutive batches, averaged [P§6.4]
     complexity_forms: list[LossForm] = field(default_factory=lambda: ["looped", "batched"])  # methods.md §4 note 3
-    protocol: Protocol = "uniform"  # training data of Figs. 5-7: missing views [P§6.3]
-    epochs: PosInt = 10  # training epochs of Figs. 5-7 ("10 epochs" [P§6.3])
-    steps_per_epoch: PosInt | None = None  # None = full epochs
-    width: PosInt | None = None  # encoder/attention/expert width of those trainings; None = model.width
     sens_experts: list[PosInt] = field(default_factory=lambda: [8, 16, 32])  # E sweep at K = sens_top_k [P§6.1]
     sens_top_k: PosInt = 3  # K fixed in the E sweep [P Table 2]
     sens_top_ks: list[PosInt] = field(default_factory=lambda: [2, 3, 4])  # K sweep at E = sens_n_experts [P§6.1]
     sens_n_experts: PosInt = 16  # E fixed in the K sweep [P Table 2]
     conv_classes: PosInt = 4  # classes whose per-class view weights Fig. 6 draws (the JSON has all)
     conv_batch: PosInt = 64  # batch of the per-epoch validation contrastive loss (negatives per batch)
-    lb_w_contrast: NonNegFloat = 0.1  # contrastive weight of the Fig. 7 trainings [P§6.3]
-    lb_w_balance: NonNegFloat = 1.0  # load-balancing weight of the Fig. 7 trainings [P§6.3]
 
 
 @dataclass(frozen=True)

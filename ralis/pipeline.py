@@ -11,6 +11,7 @@ params.yaml's stage-only sections `pipeline` (the DVC matrices) and `results` ar
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ from ralis.config import (
     METHOD_NAMES,
     PROTOCOLS,
     AblationConfig,
+    AnalysisConfig,
     DataConfig,
     Method,
     ModelConfig,
     NonNegInt,
     Params,
+    PosInt,
     Protocol,
     SyntheticConfig,
     TrainConfig,
@@ -34,7 +37,8 @@ from ralis.config import (
 
 __all__ = [
     "PipelineConfig", "ResultsConfig", "ABLATION_VARIANTS", "ALL_METHODS", "BASELINES", "PROTOCOLS",
-    "smoke_params", "smoke_pipeline", "stage_params", "stage_sections", "apply_variant", "run_params", "run_dir",
+    "smoke_params", "smoke_pipeline", "stage_params", "stage_sections", "apply_variant", "sensitivity_point",
+    "sensitivity_grid", "sensitivity_variants", "study_variants", "run_params", "run_dir",
     "windows_root", "receipt_path", "write_receipt", "ensure_windows", "ensure_runs",
 ]
 
@@ -61,14 +65,16 @@ ABLATION_VARIANTS: dict[str, dict[str, bool]] = {
 class PipelineConfig:
     """params.yaml `pipeline`: what the DVC matrices train (one stage execution per item)."""
 
-    baselines: list[Method] = field(default_factory=lambda: list(BASELINES))  # train_baseline matrix
-    protocols: list[Protocol] = field(default_factory=lambda: list(PROTOCOLS))  # train_ralis / train_baseline
-    seeds: list[NonNegInt] = field(default_factory=lambda: [0, 1, 2])  # A18
-    ablations: list[str] = field(default_factory=lambda: list(ABLATION_VARIANTS))  # ablate matrix (Table 5)
+    baselines: list[Method] = field(default_factory=lambda: list(BASELINES))  # compared with RALIS (Tables 3-4, 6)
+    protocols: list[Protocol] = field(default_factory=lambda: list(PROTOCOLS))  # Table 3 / 4 / 6 runs
+    seeds: list[NonNegInt] = field(default_factory=lambda: [0, 1, 2])  # RALIS and mean fusion (the reference) (A18)
+    baseline_seeds: list[NonNegInt] = field(default_factory=lambda: [0, 1, 2])  # the other baselines (A18)
+    ablations: list[str] = field(default_factory=lambda: list(ABLATION_VARIANTS))  # Table 5 variants, seed 0
     ablation_protocols: list[Protocol] = field(default_factory=lambda: ["uniform", "per_view"])  # Tables 5 and 6
+    jobs: PosInt = 1  # trainings at once in the `train` stage (ralis.runner), one thread each
 
     def __post_init__(self) -> None:
-        bad = [v for v in self.ablations if v not in ABLATION_VARIANTS]
+        bad: list = [v for v in self.ablations if v not in ABLATION_VARIANTS]
         bad += [p for p in (*self.protocols, *self.ablation_protocols) if p not in PROTOCOLS]
         bad += [m for m in self.baselines if m not in BASELINES]
         if bad:
@@ -103,13 +109,17 @@ def smoke_params(scratch_dir: str | Path = "../scratch") -> Params:
         synthetic=SyntheticConfig(sessions_per_class=1, session_sec=8.0),
         model=ModelConfig(width=8, n_blocks=2, att_hidden=8, n_experts=4, top_k=2, expert_hidden=8),
         train=TrainConfig(cls_batch=8, con_batch=8, max_epochs=1, min_epochs=1, max_steps_per_epoch=2),
+        analysis=AnalysisConfig(complexity_views=[2, 3], complexity_batch=8, complexity_batches=[4, 8],
+                                complexity_n_views=3, complexity_dim=16, complexity_warmup=1, complexity_repeats=2,
+                                sens_experts=[2, 4], sens_top_k=2, sens_top_ks=[1, 2], sens_n_experts=4,
+                                conv_classes=2, conv_batch=16),
     )
 
 
 def smoke_pipeline() -> PipelineConfig:
-    """The smoke matrices: two methods, one protocol, two seeds (so std is defined), one ablation variant."""
-    return PipelineConfig(baselines=["meanfusion"], protocols=["complete"], seeds=[0, 1],
-                          ablations=["no_contrast"], ablation_protocols=["uniform"])
+    """The smoke matrices: two methods, one protocol, two seeds (so std is defined), the variants the analyses read."""
+    return PipelineConfig(baselines=["meanfusion"], protocols=["complete"], seeds=[0, 1], baseline_seeds=[0],
+                          ablations=["no_contrast", "no_sep_load"], ablation_protocols=["uniform"])
 
 
 def _resolve(params: Params, base: Path) -> Params:
@@ -141,12 +151,50 @@ def stage_params(params_file: str, scratch_dir: str | Path = "../scratch") -> Pa
     return _resolve(load_params(path), path.resolve().parent)
 
 
+def sensitivity_point(variant: str) -> tuple[int, int] | None:
+    """(E, K) of a Fig. 5 grid variant named "E<e>_K<k>", else None."""
+    m = re.fullmatch(r"E(\d+)_K(\d+)", variant)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def sensitivity_grid(cfg: AnalysisConfig) -> list[tuple[str, int, int]]:
+    """Fig. 5's (sweep, E, K) points: the E sweep ("experts") then the K sweep ("top_k"); K <= E is required."""
+    grid = [("experts", e, cfg.sens_top_k) for e in cfg.sens_experts]
+    grid += [("top_k", cfg.sens_n_experts, k) for k in cfg.sens_top_ks]
+    bad = [(e, k) for _, e, k in grid if not 1 <= k <= e]
+    if bad:
+        raise ValueError(f"params.yaml analysis: (E, K) points {bad} need 1 <= K <= E; check sens_experts, "
+                         f"sens_top_k, sens_n_experts, sens_top_ks")
+    return grid
+
+
+def sensitivity_variants(params: Params) -> list[str]:
+    """The Fig. 5 (E, K) grid (`analysis.sens_*`) as variant names; the point of `model` itself is "full"."""
+    points = dict.fromkeys((e, k) for _, e, k in sensitivity_grid(params.analysis))
+    own = (params.model.n_experts, params.model.top_k)
+    return [f"E{e}_K{k}" for e, k in points if (e, k) != own]
+
+
+def study_variants(params: Params, pipe: PipelineConfig) -> list[str]:
+    """Every RALIS variant the study trains: "full" (the reference of Table 5 and Figs. 5-7), the Table 5
+    ablations, and the Fig. 5 grid."""
+    return list(dict.fromkeys(["full", *pipe.ablations, *sensitivity_variants(params)]))
+
+
 def apply_variant(params: Params, variant: str) -> Params:
-    """Table 5 variant on top of the paper's ablation defaults; "" keeps params.yaml's `ablation` section."""
+    """A variant on top of the paper's ablation defaults: a Table 5 switch, or an (E, K) point "E<e>_K<k>" of
+    Fig. 5; "" keeps params.yaml's `ablation` section."""
     if not variant:
         return params
+    point = sensitivity_point(variant)
+    if point is not None:
+        if not 1 <= point[1] <= point[0]:
+            raise ValueError(f"variant {variant!r}: top-K must lie in 1..E")
+        model = dataclasses.replace(params.model, n_experts=point[0], top_k=point[1])
+        return dataclasses.replace(params, model=model, ablation=AblationConfig())
     if variant not in ABLATION_VARIANTS:
-        raise ValueError(f"ablation variant {variant!r} is unknown; choose one of {list(ABLATION_VARIANTS)}")
+        raise ValueError(f"variant {variant!r} is unknown; choose a Table 5 variant {list(ABLATION_VARIANTS)} or "
+                         f"an (E, K) point such as 'E8_K3'")
     return dataclasses.replace(params, ablation=AblationConfig(**ABLATION_VARIANTS[variant]))
 
 
@@ -215,19 +263,17 @@ def ensure_windows(params: Params, create: bool) -> dict[str, Any]:
     return load_manifest(root)
 
 
-def ensure_runs(params: Params, pipe: PipelineConfig, runs_dir: str | Path, ablations_dir: str | Path) -> list[Path]:
-    """Train the smoke matrices' runs that are missing or incomplete (the results notebook at its defaults);
-    returns the new runs. A run folder counts only when it holds every file of `ralis.api.OUTPUTS`."""
+def ensure_runs(params: Params, pipe: PipelineConfig, outputs: str | Path) -> list[Path]:
+    """Train, in this process, the runs of `ralis.runner.study_jobs` that are missing or incomplete under
+    `outputs` (the smoke profile of the results and analysis notebooks); returns the new run folders.
+    A run folder counts only when it holds every file of `ralis.api.OUTPUTS`."""
     from ralis.api import run_complete, run_experiment
+    from ralis.runner import study_jobs
 
     ensure_windows(params, create=True)
-    todo = [(m, p, s, "", runs_dir) for m in pipe.methods for p in pipe.protocols for s in pipe.seeds]
-    todo += [("ralis", p, s, v, ablations_dir) for v in pipe.ablations for p in pipe.ablation_protocols
-             for s in pipe.seeds]
     made = []
-    for method, protocol, seed, variant, root in todo:
-        out = run_dir(root, variant or method, protocol, seed)
-        if not run_complete(out):
-            run_experiment(run_params(params, method, protocol, seed, variant), out, progress=False)
-            made.append(out)
+    for job in study_jobs(params, pipe, Path(outputs)):
+        if not run_complete(job.out_dir):
+            run_experiment(job.params, job.out_dir, progress=False)
+            made.append(job.out_dir)
     return made

@@ -22,8 +22,9 @@ from ralis.io import write_json, write_text
 from ralis.paper_tables import ROW_LABEL, SCENARIOS, TABLE_PROTOCOL, TABLE_TITLE, paper_frame, scenario_labels
 from ralis.pipeline import PipelineConfig, run_dir
 
-__all__ = ["collect_runs", "collect_combinations", "table_sources", "summarize", "compare_with_paper",
-           "format_table", "build_tables", "results_metrics", "write_metrics", "to_markdown", "write_tables"]
+__all__ = ["collect_runs", "collect_combinations", "study_combinations", "table_sources", "summarize",
+           "compare_with_paper", "format_table", "build_tables", "method_seeds", "collect_study", "load_analyses",
+           "results_metrics", "write_metrics", "to_markdown", "write_tables"]
 
 
 def _read_metrics(path: Path) -> dict:
@@ -60,6 +61,12 @@ def collect_combinations(root: str | Path, names: list[str], protocol: str, seed
             frames.append(df.assign(row=name, seed=int(seed))[["row", "seed", "combination", "k", "f1"]])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["row", "seed", "combination", "k", "f1"])
+
+
+def study_combinations(outputs_dir: str | Path, pipe: PipelineConfig, protocol: str) -> pd.DataFrame:
+    """`collect_combinations` of every method of the study under `protocol`, each with its own seeds."""
+    return pd.concat([collect_combinations(Path(outputs_dir) / "runs", [m], protocol, method_seeds(pipe, m))
+                      for m in pipe.methods], ignore_index=True)
 
 
 def table_sources(pipe: PipelineConfig) -> dict[str, list[tuple[str, str]]]:
@@ -119,24 +126,48 @@ def _pm(m: float, s: float, decimals: int) -> str:
     return f"{m:.{decimals}f}" if s is None or np.isnan(s) else f"{m:.{decimals}f} ± {s:.{decimals}f}"
 
 
-def build_tables(runs_dir: str | Path, ablations_dir: str | Path, pipe: PipelineConfig, dataset: str
-                 ) -> dict[str, pd.DataFrame]:
+def method_seeds(pipe: PipelineConfig, method: str) -> list[int]:
+    """Seeds a method is trained with: `pipeline.seeds` for RALIS and mean fusion, `baseline_seeds` otherwise."""
+    return list(pipe.seeds if method in ("ralis", "meanfusion") else pipe.baseline_seeds)
+
+
+def collect_study(outputs_dir: str | Path, pipe: PipelineConfig, kind: str, protocols: list[str]) -> pd.DataFrame:
+    """`collect_runs` over the study's methods (kind "runs", each with its seeds) or its Table 5 variants
+    (kind "ablations": "full" and `pipeline.ablations`, seed 0), as `ralis.runner.study_jobs` trains them."""
+    root = Path(outputs_dir) / kind
+    if kind == "runs":
+        parts = [collect_runs(root, [m], protocols, method_seeds(pipe, m)) for m in pipe.methods]
+    else:
+        parts = [collect_runs(root, list(dict.fromkeys(["full", *pipe.ablations])), protocols, [0])]
+    return pd.concat(parts, ignore_index=True)
+
+
+def build_tables(outputs_dir: str | Path, pipe: PipelineConfig, dataset: str) -> dict[str, pd.DataFrame]:
     """Every table this pipeline can fill, as long comparison frames (see `compare_with_paper`)."""
     tables = {}
     for table, sources in table_sources(pipe).items():
-        parts = []
-        for kind, protocol in sources:
-            if kind == "runs":
-                parts.append(collect_runs(runs_dir, pipe.methods, [protocol], pipe.seeds))
-            else:
-                parts.append(collect_runs(ablations_dir, pipe.ablations, [protocol], pipe.seeds))
+        parts = [collect_study(outputs_dir, pipe, kind, [protocol]) for kind, protocol in sources]
         tables[table] = compare_with_paper(summarize(pd.concat(parts, ignore_index=True)), table, dataset)
     return tables
 
 
-def write_metrics(path: str | Path, tables: dict[str, pd.DataFrame]) -> Path:
-    """The results stage's DVC metrics file (see `results_metrics`)."""
-    return write_json(path, results_metrics(tables))
+def load_analyses(analyses_dir: str | Path) -> dict:
+    """What the claims check reads of the §6 analyses (None where an analysis has not run): complexity,
+    convergence and load-balance summaries (their metrics.json) and the sensitivity table."""
+    root = Path(analyses_dir)
+
+    def read(name: str) -> dict | None:
+        path = root / name / "metrics.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    sens = root / "sensitivity" / "data" / "sensitivity.csv"
+    return {"complexity": read("complexity"), "convergence": read("convergence"),
+            "load_balance": read("load_balance"), "sensitivity": pd.read_csv(sens) if sens.is_file() else None}
+
+
+def write_metrics(path: str | Path, tables: dict[str, pd.DataFrame], extra: dict | None = None) -> Path:
+    """The results stage's DVC metrics file: `results_metrics(tables)` plus `extra` (e.g. the claims' verdicts)."""
+    return write_json(path, {**results_metrics(tables), **(extra or {})})
 
 
 def results_metrics(tables: dict[str, pd.DataFrame]) -> dict:

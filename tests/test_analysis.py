@@ -16,13 +16,7 @@ import torch
 from scipy.spatial.distance import jensenshannon
 
 from ralis.analysis import complexity as cx
-from ralis.analysis.convergence import (
-    ConvergenceProbe,
-    attention_by_class,
-    validation_contrast,
-    view_weights,
-    weight_spread,
-)
+from ralis.analysis.convergence import convergence_from_logs
 from ralis.analysis.load_balance import gate_distributions, js_divergence, total_variation
 from ralis.analysis.sensitivity import sensitivity_grid
 from ralis.baselines.cocoa import cocoa_loss_a
@@ -30,6 +24,7 @@ from ralis.config import AblationConfig, AnalysisConfig
 from ralis.evaluate import encode_split
 from ralis.model.contrastive import loss_macs
 from ralis.model.ralis import RALIS
+from ralis.probe import ConvergenceProbe, attention_by_class, validation_contrast, view_weights, weight_spread
 from ralis.train import fit
 from tests.train_fixtures import CLASSES, VIEWS, make_split, one_thread, tiny_params
 
@@ -142,10 +137,19 @@ def test_probe_on_a_tiny_model_gives_per_class_weights_that_sum_to_one(tmp_path)
     assert (w[~encoded.present.T] == 0).all()  # a missing view never gets weight
     probe = ConvergenceProbe(split, params)
     out = probe(1, method)
-    assert set(out) == {"valid_contrast", "att_spread"} and np.isfinite(list(out.values())).all()
+    per_class = {k: v for k, v in out.items() if k.startswith("w/")}
+    assert set(out) - set(per_class) == {"valid_contrast", "att_spread"} and np.isfinite(list(out.values())).all()
     by_class = probe.by_class[0]
-    assert by_class.shape == (len(CLASSES), len(VIEWS))
+    assert by_class.shape == (len(CLASSES), len(VIEWS)) and len(per_class) == by_class.size
     np.testing.assert_allclose(by_class.sum(1), 1.0, rtol=1e-6)
+    assert out[f"w/{CLASSES[1]}/{VIEWS[2].name}"] == pytest.approx(by_class[1, 2])
+    # the log columns rebuild Fig. 6's curves and per-class weights
+    log = pd.DataFrame([{"epoch": 1, "contrast": 2.0, "valid_f1": 0.5, **out}])
+    res = convergence_from_logs({"ralis": log}, list(CLASSES), [v.name for v in VIEWS])
+    assert res.curves.loc[0, "att_spread"] == pytest.approx(out["att_spread"])
+    assert res.weights.groupby("class")["weight"].sum().to_numpy() == pytest.approx(by_class.sum(1))
+    with pytest.raises(ValueError, match="probe columns"):
+        convergence_from_logs({"x": log.drop(columns=["att_spread"])}, list(CLASSES), [v.name for v in VIEWS])
     assert validation_contrast(method, encoded, w, 8) == pytest.approx(out["valid_contrast"])
     single = encoded._replace(present=torch.zeros_like(encoded.present).index_fill_(1, torch.tensor([0]), True))
     assert np.isnan(validation_contrast(method, single, w, 8))  # no window with two views: undefined, not 0

@@ -30,41 +30,29 @@ PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 READS = {
     "download": (["data.dataset", "data.raw_dir"], []),
     "windowing": (["data.dataset", "data.raw_dir", "data.windows_dir", "synthetic", "windowing"], []),
-    "train_ralis": (["data.dataset", "data.windows_dir", "data.views", "missing", "augment", "model", "ablation",
-                     "loss", "train", "evaluate"], ["train.method", "train.seed", "missing.protocol"]),
-    "train_baseline": (["data.dataset", "data.windows_dir", "data.views", "missing", "augment", "model", "baselines",
-                        "loss", "train", "evaluate"],
-                       ["train.method", "train.seed", "missing.protocol", "loss.w_balance"]),
-    "ablate": (["data.dataset", "data.windows_dir", "data.views", "missing", "augment", "model", "loss", "train",
-                "evaluate"], ["train.method", "train.seed", "missing.protocol"]),
+    # the runner: every run's params (it sets train.method / train.seed / missing.protocol per run) and the study
+    "train": (["data.dataset", "data.windows_dir", "data.views", "missing", "augment", "model", "ablation", "loss",
+               "train", "evaluate", "baselines", "pipeline", "analysis.sens_experts", "analysis.sens_top_k",
+               "analysis.sens_top_ks", "analysis.sens_n_experts", "analysis.conv_batch"], []),
     "results": (["data.dataset", "pipeline", "results"], []),
-}
-# §6 analyses (ralis/analysis): the complexity stage reads only analysis.complexity_*; the trainings of Figs. 5-7
-# read what the ablate stage reads, with analysis.* overriding the protocol, epochs and steps.
-_ANALYSIS_TRAIN = (["data.dataset", "data.windows_dir", "data.views", "missing", "augment", "model", "loss", "train",
-                    "evaluate", "analysis.protocol", "analysis.epochs", "analysis.steps_per_epoch", "analysis.width"],
-                   ["train.method", "train.max_epochs", "train.max_steps_per_epoch", "missing.protocol"])
-READS.update({
     "complexity": ([f"analysis.complexity_{k}" for k in ("views", "batch", "batches", "n_views", "dim", "warmup",
                                                           "repeats", "forms")], []),
-    "convergence": (_ANALYSIS_TRAIN[0] + ["analysis.conv_classes", "analysis.conv_batch"], _ANALYSIS_TRAIN[1]),
-    "load_balance": (_ANALYSIS_TRAIN[0] + ["analysis.lb_w_contrast", "analysis.lb_w_balance"], _ANALYSIS_TRAIN[1]),
-    "sensitivity": (_ANALYSIS_TRAIN[0] + [f"analysis.sens_{k}" for k in ("experts", "top_k", "top_ks", "n_experts")],
-                    _ANALYSIS_TRAIN[1]),
-})
-# Modules a stage imports that must NOT be dependencies: display-only helpers of the training notebooks, the
-# package's version file, and the baselines for RALIS-only stages (imported by build_method to register them).
+    "convergence": (["data.dataset", "data.windows_dir", "pipeline.ablation_protocols", "analysis.conv_classes"], []),
+    "load_balance": (["data.dataset", "data.windows_dir", "data.views", "missing", "evaluate",
+                      "pipeline.ablation_protocols"], []),
+    "sensitivity": (["pipeline.ablation_protocols", "model.n_experts", "model.top_k", "analysis.sens_experts",
+                     "analysis.sens_top_k", "analysis.sens_top_ks", "analysis.sens_n_experts"], []),
+}
+# Modules a stage imports that must NOT be dependencies: display-only helpers and the package's version file.
 NOT_DEPS = {
     "download": {"ralis"},
     "windowing": {"ralis.figures", "ralis.paper_tables", "ralis"},
-    "train_ralis": {"ralis.figures", "ralis.paper_tables", "ralis.baselines", "ralis"},
-    "ablate": {"ralis.figures", "ralis.paper_tables", "ralis.baselines", "ralis"},
-    "train_baseline": {"ralis.figures", "ralis.paper_tables", "ralis"},
     "results": {"ralis"},
-    "convergence": {"ralis.baselines", "ralis"},
-    "load_balance": {"ralis.baselines", "ralis"},
-    "sensitivity": {"ralis.baselines", "ralis"},
+    "convergence": {"ralis"},
+    "load_balance": {"ralis"},
+    "sensitivity": {"ralis"},
 }
+RUNNER_NOTEBOOKS = ["notebooks/03_train.ipynb", "notebooks/04_ablation.ipynb"]  # what the train stage executes
 
 
 def _notebook_and_flags(cmd: str) -> tuple[str, dict[str, str]]:
@@ -86,7 +74,24 @@ def _parameters_cell(nb_path: Path) -> dict[str, object]:
     return out
 
 
-@pytest.mark.parametrize("stage", sorted(DVC))
+def test_train_stage_runs_the_runner_on_the_training_notebooks():
+    cmd = DVC["train"]["cmd"]
+    assert cmd.startswith("PYTHONPATH=$PWD python -m ralis.runner --params params.yaml"), cmd
+    assert all(nb in DVC["train"]["deps"] for nb in RUNNER_NOTEBOOKS)
+    from ralis.runner import Job
+
+    for nb in RUNNER_NOTEBOOKS:  # every parameter the runner passes exists in the notebook
+        declared = _parameters_cell(ROOT / nb)
+        key = "method" if "03_" in nb else "variant"
+        job = Job(Path(nb).stem, "ralis", "uniform", 0, ROOT / "outputs/runs/x", ROOT / "outputs/notebooks/x", None)
+        args = job.papermill_args(ROOT / "params.yaml")
+        flags = {args[i + 1] for i in range(0, len(args), 3)}
+        assert flags <= set(declared) and key in flags, (nb, sorted(flags - set(declared)))
+    outs = [next(iter(o)) for o in DVC["train"]["outs"]]
+    assert all(o["persist"] for o in (next(iter(x.values())) for x in DVC["train"]["outs"])), outs
+
+
+@pytest.mark.parametrize("stage", sorted(set(DVC) - {"train"}))
 def test_stage_command_matches_notebook_parameters(stage):
     cmd = DVC[stage]["cmd"]
     mkdir, _, run = cmd.partition(" && ")
@@ -109,7 +114,8 @@ def test_parameter_defaults_are_the_smoke_setting(nb_path):
         assert declared["params_file"] == "", f"{nb_path.name}: params_file must default to '' (smoke profile)"
     for name, value in declared.items():
         if name.endswith("_dir"):
-            assert str(value).startswith("../scratch/"), f"{nb_path.name}: {name} must default under ../scratch/"
+            assert str(value) == "../scratch" or str(value).startswith("../scratch/"), \
+                f"{nb_path.name}: {name} must default under ../scratch/"
 
 
 def _flatten(section: str) -> set[str]:
@@ -190,25 +196,19 @@ def _notebook_imports(nb_path: Path) -> set[str]:
 
 @pytest.mark.parametrize("stage", sorted(DVC))
 def test_stage_depends_on_the_code_it_imports(stage):
-    nb, _ = _notebook_and_flags(DVC[stage]["cmd"])
+    notebooks = RUNNER_NOTEBOOKS if stage == "train" else [_notebook_and_flags(DVC[stage]["cmd"])[0]]
     deps = [ROOT / d for d in DVC[stage]["deps"]]
     skip = NOT_DEPS.get(stage, {"ralis"})
-    used = {m for m in _closure(_notebook_imports(ROOT / nb))
+    imported = set().union(*(_notebook_imports(ROOT / nb) for nb in notebooks))
+    if stage == "train":
+        imported |= {"ralis.runner"}
+    used = {m for m in _closure(imported)
             if not any(m == s or m.startswith(s + ".") for s in skip - {"ralis"}) and m not in skip
             and _module_file(m).read_text().strip()}  # an empty __init__.py changes nothing
     missing = sorted(m for m in used if not any(_module_file(m).is_relative_to(d) for d in deps))
     assert not missing, f"{stage} imports {missing}; add their files to its deps in dvc.yaml"
     for d in deps:
         assert d.exists() or "${" in str(d) or d.is_relative_to(ROOT / "outputs"), f"{stage}: dep {d} does not exist"
-
-
-def test_matrix_lists_come_from_params():
-    pipe = PARAMS["pipeline"]
-    for stage, keys in {"train_ralis": ("protocols", "seeds"), "train_baseline": ("baselines", "protocols", "seeds"),
-                        "ablate": ("ablations", "ablation_protocols", "seeds")}.items():
-        values = set(DVC[stage]["matrix"].values())
-        assert values == {f"${{pipeline.{k}}}" for k in keys}, stage
-        assert all(isinstance(pipe[k], list) and pipe[k] for k in keys), f"pipeline.{keys}: non-empty lists"
 
 
 def test_quick_pipeline_lists_are_known():
@@ -219,7 +219,7 @@ def test_quick_pipeline_lists_are_known():
     PipelineConfig(**PARAMS["pipeline"])  # raises on unknown variants / protocols
 
     assert not sorted(set(PARAMS["pipeline"]["baselines"]) - set(METHODS)), "unknown baseline in pipeline.baselines"
-    assert "ralis" not in PARAMS["pipeline"]["baselines"], "RALIS has its own stage (train_ralis)"
+    assert "ralis" not in PARAMS["pipeline"]["baselines"], "RALIS is always trained; list only the baselines"
 
 
 def test_results_stage_outputs_are_disjoint_from_run_folders():

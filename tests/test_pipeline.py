@@ -1,8 +1,9 @@
 """End to end: `dvc repro` of the whole pipeline on a copy of the repository with SMOKE params.
 
-Every stage runs (download, windowing, RALIS and all baselines, ablation variants, results) with one epoch
-of one step on tiny synthetic data; then the tables, figures and metrics are checked, a second `dvc repro`
-must be a no-op, and editing one params.yaml key must mark only the stages that read it as changed.
+Every stage runs (download, windowing, the `train` stage with RALIS, all baselines, the ablation variants and
+the Fig. 5 grid in two processes, the analyses, results with the claims) with one epoch of one step on tiny
+synthetic data; then the tables, figures, claims and metrics are checked, a second `dvc repro` must be a no-op,
+and editing one params.yaml key must mark only the stages that read it as changed and retrain only its runs.
 About 2-4 minutes on 2 CPU cores; set RALIS_SKIP_E2E=1 to skip it.
 """
 
@@ -28,12 +29,11 @@ SMOKE = {
     "data": {"views": ["left_wrist", "waist", "pose3d"]},
     "model": {"width": 8, "n_blocks": 2, "att_hidden": 8, "n_experts": 4, "top_k": 2, "expert_hidden": 8},
     "train": {"max_epochs": 1, "min_epochs": 1, "max_steps_per_epoch": 1, "cls_batch": 8, "con_batch": 8},
-    "pipeline": {"protocols": ["uniform"], "seeds": [0], "ablations": ["full", "no_contrast"],
-                 "ablation_protocols": ["uniform"]},
+    "pipeline": {"protocols": ["uniform"], "seeds": [0], "baseline_seeds": [0],
+                 "ablations": ["no_contrast", "no_sep_load"], "ablation_protocols": ["uniform"], "jobs": 2},
     "analysis": {"complexity_views": [2, 3], "complexity_batch": 8, "complexity_batches": [4, 8],  # §6 stages
                  "complexity_n_views": 3, "complexity_dim": 16, "complexity_warmup": 1, "complexity_repeats": 2,
-                 "epochs": 1, "steps_per_epoch": 1, "width": None, "sens_experts": [2, 4], "sens_top_k": 2,
-                 "sens_top_ks": [1, 2], "sens_n_experts": 4},
+                 "sens_experts": [2, 4], "sens_top_k": 2, "sens_top_ks": [1, 2], "sens_n_experts": 4},
 }
 
 
@@ -85,9 +85,13 @@ def test_every_stage_ran_and_wrote_its_outputs(repo):
         metrics = json.loads((repo / "outputs/runs" / m / "uniform/seed0/metrics.json").read_text())
         assert metrics["method"] == m and metrics["protocol"] == "uniform"
         assert len((repo / "outputs/runs" / m / "uniform/seed0/combinations.csv").read_text().splitlines()) == 1 + 7
-    for v in ("full", "no_contrast"):
+    for v in ("full", "no_contrast", "no_sep_load", "E2_K2", "E4_K1"):  # Table 5 and the Fig. 5 grid (E4_K2 = full)
         assert (repo / "outputs/ablations" / v / "uniform/seed0/train_log.csv").is_file()
-    for nb in ("01_download", "02_windowing", "05_results"):
+        assert (repo / "outputs/notebooks/04_ablation" / f"{v}-uniform-seed0.ipynb").is_file()
+    log = (repo / "outputs/ablations/full/uniform/seed0/train_log.csv").read_text().splitlines()[0].split(",")
+    assert "valid_contrast" in log and any(c.startswith("w/") for c in log)  # the §6.2 probe of every RALIS run
+    for nb in ("01_download", "02_windowing", "05_results", "06_complexity", "07_convergence", "08_load_balance",
+               "09_sensitivity"):
         assert (repo / "outputs/notebooks" / f"{nb}.ipynb").is_file()
     assert (repo / "data/raw/synthetic.json").is_file() and (repo / "data/windows/synthetic/manifest.json").is_file()
 
@@ -100,9 +104,13 @@ def test_results_tables_figures_and_metrics(repo):
     assert not (res / "tables" / "table3.csv").exists()  # no complete-protocol runs in this pipeline
     assert (res / "figures" / "combinations_heatmap.png").stat().st_size > 1000
     metrics = json.loads((res / "metrics.json").read_text())
-    assert set(metrics) == {"table4", "table5"}
-    assert len(metrics["table4"]) == 9 and set(metrics["table5"]) == {"full", "no_contrast"}
-    values = [v for t in metrics.values() for row in t.values() for v in row.values()]
+    assert set(metrics) == {"table4", "table5", "claims", "counts"}
+    assert len(metrics["table4"]) == 9 and set(metrics["table5"]) == {"full", "no_contrast", "no_sep_load"}
+    assert sum(metrics["counts"].values()) == len(metrics["claims"]) > 10
+    claims = json.loads((res / "claims.json").read_text())
+    assert all(c["verdict"] in ("holds", "does not hold", "not measured") for c in claims)
+    assert "| claim |" in (res / "claims.md").read_text().lower() or "claim" in (res / "claims.md").read_text()
+    values = [v for t in ("table4", "table5") for row in metrics[t].values() for v in row.values()]
     assert values and all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in values)
 
 
@@ -112,20 +120,24 @@ def test_second_repro_is_a_no_op(repo):
     assert _changed_stages(repo) == set()
 
 
-def test_one_ablation_switch_reruns_only_the_ralis_stages(repo):
+def _dry_train(repo: Path) -> str:
+    return _run(["python", "-m", "ralis.runner", "--dry"], repo).strip().splitlines()[-1]
+
+
+def test_one_value_retrains_only_the_runs_that_read_it(repo):
     original = (repo / "params.yaml").read_text()
     try:
-        _edit_params(repo, {"ablation": {"moe": False}})
-        assert _changed_stages(repo) == {"train_ralis@uniform-0"}
+        _edit_params(repo, {"ablation": {"moe": False}})  # params.yaml's RALIS runs only (variants use the paper's)
+        assert _changed_stages(repo) == {"train"}
+        assert "1 to train" in _dry_train(repo)
         (repo / "params.yaml").write_text(original)
-        _edit_params(repo, {"baselines": {"flex_top_k": 3}})
-        assert _changed_stages(repo) == {"train_baseline@flexmoe-uniform-0", "train_baseline@meanfusion-uniform-0",
-                                         "train_baseline@cmc-uniform-0", "train_baseline@cocoa-uniform-0",
-                                         "train_baseline@fusemoe-uniform-0", "train_baseline@shaspec-uniform-0",
-                                         "train_baseline@gmu-uniform-0", "train_baseline@confu-uniform-0"}
+        _edit_params(repo, {"baselines": {"flex_top_k": 3}})  # only Flex-MoE reads it
+        assert _changed_stages(repo) == {"train"}
+        assert "1 to train" in _dry_train(repo)
         (repo / "params.yaml").write_text(original)
         _edit_params(repo, {"results": {"decimals": 1}})
         assert _changed_stages(repo) == {"results"}
     finally:
         (repo / "params.yaml").write_text(original)
     assert _changed_stages(repo) == set()
+    assert "0 to train" in _dry_train(repo)

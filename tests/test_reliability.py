@@ -200,14 +200,14 @@ def test_ensure_runs_retrains_an_incomplete_folder(tmp_path, monkeypatch):
     made = []
     monkeypatch.setattr(api, "run_experiment", lambda params, out, progress: made.append(Path(out)))
     pipe = pipeline.PipelineConfig(baselines=[], protocols=["complete"], seeds=[0], ablations=[],
-                                   ablation_protocols=["uniform"])
+                                   ablation_protocols=[])
     done = pipeline.run_dir(tmp_path / "runs", "ralis", "complete", 0)
     done.mkdir(parents=True)
     for name in OUTPUTS.values():
         (done / name).write_text("x")
-    assert pipeline.ensure_runs(params, pipe, tmp_path / "runs", tmp_path / "abl") == [] and made == []
+    assert pipeline.ensure_runs(params, pipe, tmp_path) == [] and made == []
     (done / OUTPUTS["checkpoint"]).unlink()  # metrics.json is there, the checkpoint is not
-    assert pipeline.ensure_runs(params, pipe, tmp_path / "runs", tmp_path / "abl") == [done] == made
+    assert pipeline.ensure_runs(params, pipe, tmp_path) == [done] == made
 
 
 def test_outputs_are_readable_by_others(windows, tmp_path):

@@ -32,25 +32,26 @@ def _fake_run(root: Path, name: str, protocol: str, seed: int, f1: dict[str, flo
 
 
 @pytest.fixture
-def runs(tmp_path) -> tuple[Path, Path, PipelineConfig, dict]:
+def runs(tmp_path) -> tuple[Path, PipelineConfig, dict]:
+    """A fake study under tmp_path: RALIS and CMC over three seeds, the ablations at seed 0 (as ralis.runner)."""
     pipe = PipelineConfig(baselines=["cmc"], protocols=["complete", "uniform"], seeds=[0, 1, 2],
-                          ablations=["full", "no_moe"], ablation_protocols=["uniform"])
+                          baseline_seeds=[0, 1, 2], ablations=["no_moe"], ablation_protocols=["uniform"])
     rng = np.random.default_rng(0)
     truth = {}
-    for kind, names, protocols in (("runs", pipe.methods, pipe.protocols),
-                                   ("ablations", pipe.ablations, pipe.ablation_protocols)):
+    for kind, names, protocols, seeds in (("runs", pipe.methods, pipe.protocols, pipe.seeds),
+                                          ("ablations", ["full", "no_moe"], pipe.ablation_protocols, [0])):
         for name in names:
             for protocol in protocols:
-                for seed in pipe.seeds:
+                for seed in seeds:
                     f1 = {sc: float(rng.uniform(0.2, 0.9)) for sc in SCENARIOS}
                     truth[(kind, name, protocol, seed)] = f1
                     _fake_run(tmp_path / kind, name, protocol, seed, f1)
-    return tmp_path / "runs", tmp_path / "ablations", pipe, truth
+    return tmp_path, pipe, truth
 
 
 def test_tables_are_mean_and_sample_std_over_seeds_in_percent(runs):
-    runs_dir, abl_dir, pipe, truth = runs
-    tables = results.build_tables(runs_dir, abl_dir, pipe, "dailysport")
+    outputs, pipe, truth = runs
+    tables = results.build_tables(outputs, pipe, "dailysport")
     assert set(tables) == {"table3", "table4", "table5"}  # no per_view runs -> no Table 6
     t4 = tables["table4"].set_index(["row", "scenario"])
     for name in pipe.methods:
@@ -59,29 +60,29 @@ def test_tables_are_mean_and_sample_std_over_seeds_in_percent(runs):
             assert t4.loc[(name, sc), "mean"] == pytest.approx(statistics.mean(vals))
             assert t4.loc[(name, sc), "std"] == pytest.approx(statistics.stdev(vals))
     t5 = tables["table5"].set_index(["row", "scenario"])
-    vals = [100 * truth[("ablations", "no_moe", "uniform", s)]["1"] for s in pipe.seeds]
-    assert t5.loc[("no_moe", "1"), "mean"] == pytest.approx(statistics.mean(vals))
+    assert t5.loc[("no_moe", "1"), "mean"] == pytest.approx(100 * truth[("ablations", "no_moe", "uniform", 0)]["1"])
+    assert t5.loc[("no_moe", "1"), "n_seeds"] == 1 and math.isnan(t5.loc[("no_moe", "1"), "std"])
 
 
 def test_paper_numbers_and_difference_sit_beside_ours(runs):
-    runs_dir, abl_dir, pipe, _ = runs
-    t3 = results.build_tables(runs_dir, abl_dir, pipe, "dailysport")["table3"].set_index(["row", "scenario"])
+    outputs, pipe, _ = runs
+    t3 = results.build_tables(outputs, pipe, "dailysport")["table3"].set_index(["row", "scenario"])
     assert t3.loc[("ralis", "1"), "paper_mean"] == 80.56 and t3.loc[("cmc", "all"), "paper_std"] == 1.6
     assert t3.loc[("ralis", "half"), "diff"] == pytest.approx(t3.loc[("ralis", "half"), "mean"] - 90.54)
     wide = results.format_table(t3.reset_index(), "table3", "dailysport")
     assert list(wide.index) == ["RALIS", "CMC*"]
     assert "3 paper" in wide.columns and wide.loc["RALIS", "5 paper"] == "93.64 ± 0.40"
-    synth = results.build_tables(runs_dir, abl_dir, pipe, "synthetic")["table3"]
+    synth = results.build_tables(outputs, pipe, "synthetic")["table3"]
     assert synth["paper_mean"].isna().all() and synth["diff"].isna().all()
     assert not any("paper" in c for c in results.format_table(synth, "table3", "synthetic").columns)
 
 
 def test_missing_run_names_its_stage(runs):
-    runs_dir, abl_dir, pipe, _ = runs
-    bigger = PipelineConfig(baselines=["cmc", "gmu"], protocols=["complete"], seeds=[0], ablations=["full"],
-                            ablation_protocols=["uniform"])
+    outputs, pipe, _ = runs
+    bigger = PipelineConfig(baselines=["cmc", "gmu"], protocols=["complete"], seeds=[0], baseline_seeds=[0],
+                            ablations=[], ablation_protocols=["uniform"])
     with pytest.raises(FileNotFoundError, match="gmu/complete/seed0/metrics.json"):
-        results.build_tables(runs_dir, abl_dir, bigger, "synthetic")
+        results.build_tables(outputs, bigger, "synthetic")
 
 
 def test_null_scenario_f1_becomes_nan_and_metrics_stay_in_unit_interval(tmp_path):
@@ -94,27 +95,28 @@ def test_null_scenario_f1_becomes_nan_and_metrics_stay_in_unit_interval(tmp_path
 
 
 def test_written_tables_and_metrics(runs, tmp_path):
-    runs_dir, abl_dir, pipe, _ = runs
-    tables = results.build_tables(runs_dir, abl_dir, pipe, "dailysport")
+    outputs, pipe, _ = runs
+    tables = results.build_tables(outputs, pipe, "dailysport")
     written = results.write_tables(tmp_path / "tables", tables, "dailysport")
     header = (tmp_path / "tables" / "table5.md").read_text().splitlines()[0]
     assert header.startswith("| method | 1 ours | 1 paper | 1 diff | <= 3 ours |")
     assert pd.read_csv(written["table4"]).shape == (6, 8)
-    metrics = json.loads(results.write_metrics(tmp_path / "metrics.json", tables).read_text())
+    metrics = json.loads(results.write_metrics(tmp_path / "metrics.json", tables, {"claims": {}}).read_text())
+    assert metrics["claims"] == {}
     assert set(metrics["table5"]) == {"full", "no_moe"} and set(metrics["table3"]["cmc"]) == {"f1_1", "f1_half",
                                                                                               "f1_all"}
 
 
 def test_heatmap_protocol_must_have_runs(runs):
-    _, _, pipe, _ = runs
+    _, pipe, _ = runs
     ResultsConfig(heatmap_protocol="uniform").check(pipe)
     with pytest.raises(ValueError, match="results.heatmap_protocol = 'per_view' has no runs"):
         ResultsConfig(heatmap_protocol="per_view").check(pipe)
 
 
 def test_combination_heatmap_has_every_combination(runs):
-    runs_dir, _, pipe, _ = runs
-    comb = results.collect_combinations(runs_dir, pipe.methods, "uniform", pipe.seeds)
+    outputs, pipe, _ = runs
+    comb = results.study_combinations(outputs, pipe, "uniform")
     assert len(comb) == len(pipe.methods) * len(pipe.seeds) * 7
     fig = figures.combination_heatmap(comb, "t")
     grid = fig.axes[0].images[0].get_array()

@@ -118,7 +118,9 @@ def _inputs(n_views: int, batch: int, dim: int, device: torch.device, seed: int)
 
 def time_loss(loss_fn: LossFn, n_views: int, batch: int, dim: int, *, warmup: int, repeats: int,
               device: torch.device | str | None = None, seed: int = 0) -> Timing:
-    """Time `loss_fn` on V x N embeddings of width D: forward, then backward + Adam step, per batch [P§6.4]."""
+    """Time `loss_fn` on V x N embeddings of width D: forward, then backward + Adam step, per batch [P§6.4].
+
+    The times are medians over the repeats (one slow repeat on a shared machine cannot dominate), with the std."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"params.yaml analysis.complexity_repeats must be >= 1 and complexity_warmup >= 0, "
                          f"got {repeats}, {warmup}")
@@ -143,7 +145,7 @@ def time_loss(loss_fn: LossFn, n_views: int, batch: int, dim: int, *, warmup: in
             fwd.append(t1 - t0)
             step.append(t2 - t1)
     f, s = np.array(fwd) * 1e3, np.array(step) * 1e3
-    return Timing(float(f.mean()), float(s.mean()), float(f.std()), float(s.std()))
+    return Timing(float(np.median(f)), float(np.median(s)), float(f.std()), float(s.std()))
 
 
 def count_flops(loss_fn: LossFn, n_views: int, batch: int, dim: int) -> tuple[int, int]:

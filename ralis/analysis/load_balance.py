@@ -15,7 +15,7 @@ for their difference, the Jensen-Shannon divergence (base 2, in [0, 1]); total v
 
 from __future__ import annotations
 
-import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -24,15 +24,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ralis.analysis.common import analysis_params, load_analysis_data, rows_with_views, train_ralis
 from ralis.config import Params
 from ralis.evaluate import EncodedSplit, encode_split, macro_f1, predict_encoded
 from ralis.methods import MultiviewMethod
+from ralis.pipeline import run_dir, run_params
 
 __all__ = ["js_divergence", "total_variation", "GateDistributions", "gate_distributions", "LoadBalanceResult",
-           "run_load_balance", "VARIANTS"]
+           "load_balance_from_runs", "rows_with_views", "VARIANTS"]
 
-VARIANTS = {"sep_load": {"sep_load": True}, "joint_load": {"sep_load": False}}  # Fig. 7: with / without
+VARIANTS = {"sep_load": "full", "joint_load": "no_sep_load"}  # Fig. 7 curve -> the study variant it reads
 
 
 def _as_distribution(p: np.ndarray, name: str) -> np.ndarray:
@@ -71,6 +71,11 @@ class GateDistributions(NamedTuple):
     fused: np.ndarray
     n_single: int
     n_fused: int
+
+
+def rows_with_views(present: torch.Tensor, at_least: int) -> torch.Tensor:
+    """Indices of the rows of `present` [N, V] with >= `at_least` present views."""
+    return (present.sum(1) >= at_least).nonzero().flatten()
 
 
 @torch.no_grad()
@@ -112,27 +117,28 @@ class LoadBalanceResult:
         return self.metrics
 
 
-def run_load_balance(params: Params, out_dir: str | Path) -> LoadBalanceResult:
-    """Fig. 7: train with w_contrast = analysis.lb_w_contrast, w_balance = analysis.lb_w_balance, with and
-    without separate load balancing, on `analysis.protocol` training data; gates on the (masked) test split."""
-    out_dir = Path(out_dir)
-    a = params.analysis
-    params = dataclasses.replace(params, loss=dataclasses.replace(params.loss, w_contrast=a.lb_w_contrast,
-                                                                  w_balance=a.lb_w_balance))
-    data = load_analysis_data(analysis_params(params))
-    test = data.masked["test"]
+def load_balance_from_runs(params: Params, ablations_dir: str | Path, protocol: str) -> LoadBalanceResult:
+    """Fig. 7 from the study's runs: the Table 5 reference "full" (separate balancing) and "-sep. load" (one
+    balance term), seed 0; gates of the test split masked by `protocol`."""
+    from ralis.api import apply_missing, load_checkpoint, load_splits
+
     rows, metrics = [], {}
-    for variant, switches in VARIANTS.items():
-        p = analysis_params(params, **switches)
-        method, fitted = train_ralis(p, data, out_dir / "runs" / variant)
+    for variant, run in VARIANTS.items():
+        folder = run_dir(ablations_dir, run, protocol, 0)
+        if not (folder / "checkpoint.pt").is_file():
+            raise FileNotFoundError(f"{folder}/checkpoint.pt is missing; Fig. 7 reads the '{run}' run: keep it in "
+                                    f"params.yaml pipeline.ablations and run `dvc repro train`")
+        p = run_params(params, "ralis", protocol, 0, run)
+        test = apply_missing(load_splits(p), p)[0]["test"]
+        method = load_checkpoint(folder / "checkpoint.pt").method
         encoded = encode_split(method, test, p.evaluate.batch_size)
         g = gate_distributions(method, encoded, p.evaluate.batch_size)
         pred = predict_encoded(method, encoded, None, p.evaluate.batch_size)
+        best = json.loads((folder / "metrics.json").read_text()).get("best_epoch")
         metrics[variant] = {"js_divergence": js_divergence(g.single, g.fused),
                             "total_variation": total_variation(g.single, g.fused),
                             "n_single_tokens": g.n_single, "n_fused_tokens": g.n_fused,
-                            "test_f1_available_views": macro_f1(pred.y_true, pred.y_pred),
-                            "best_epoch": fitted.best_epoch}
+                            "test_f1_available_views": macro_f1(pred.y_true, pred.y_pred), "best_epoch": best}
         for group, dist in (("single", g.single), ("fused", g.fused)):
             rows += [{"variant": variant, "group": group, "expert": e, "score": float(s)} for e, s in enumerate(dist)]
     return LoadBalanceResult(pd.DataFrame(rows), metrics)

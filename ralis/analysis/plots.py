@@ -104,6 +104,15 @@ def load_balance_figure(gates: pd.DataFrame, metrics: dict | None = None, title:
     return fig
 
 
+def _reference_slopes(ax, sub: pd.DataFrame, sweep: str, q: str, powers: tuple[int, ...]) -> None:
+    """Grey guide lines y ~ x^p through the geometric mean of the curves' first points (the theory's slopes)."""
+    xs = np.array(sorted(sub[sweep].unique()), dtype=float)
+    first = sub[sub[sweep] == xs[0]][q]
+    y0 = float(np.exp(np.log(first[first > 0]).mean())) if (first > 0).any() else 1.0
+    for p, style in zip(powers, (":", "-.")):
+        ax.plot(xs, y0 * (xs / xs[0]) ** p, style, color="grey", lw=1, label=f"slope {p} ({sweep}^{p})")
+
+
 def complexity_figure(timings: pd.DataFrame, title: str = "") -> Figure:
     """Fig. 8: time per batch (ms) of the loss forward (top) and the optimisation step (bottom) against V
     (left, fixed N) and N (right, fixed V), log-log; solid = looped (paper), dashed = batched."""
@@ -117,11 +126,13 @@ def complexity_figure(timings: pd.DataFrame, title: str = "") -> Figure:
                 g = g.sort_values(sweep)
                 ax.plot(g[sweep], g[q], FORM_STYLE.get(form, ":"), marker=".", color=LOSS_COLOR.get(kind),
                         label=f"{LOSS_LABEL.get(kind, kind)} ({form})")
+            _reference_slopes(ax, sub, sweep, q, (1, 2) if sweep == "V" else (2,))
             ax.set(xscale="log", yscale="log", title=f"{label}, {fixed}", ylabel="ms per batch",
                    xlabel="views V" if sweep == "V" else "batch size N")
             ax.set_xticks(sorted(sub[sweep].unique()), [str(v) for v in sorted(sub[sweep].unique())])
             ax.grid(alpha=0.3, which="both")
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle(title or "Runtime of the contrastive losses (Fig. 8)")
+    axes[0, 1].legend(fontsize=7, handles=axes[0, 1].lines[-1:])
+    fig.suptitle(title or "Runtime of the contrastive losses (Fig. 8; medians per batch, grey: theory's slopes)")
     fig.tight_layout()
     return fig

@@ -2,46 +2,36 @@
 
 Two sweeps around Table 2's setting: E in `analysis.sens_experts` at K = `analysis.sens_top_k` (paper: E in
 {8, 16, 32}, K = 3) and K in `analysis.sens_top_ks` at E = `analysis.sens_n_experts` (paper: K in {2, 3, 4},
-E = 16). The shared point (E = 16, K = 3) is trained once. Each point is one RALIS run (`ralis.api` layout,
-analysis training settings) scored on the test split per scenario (1 view / half / all, macro-F1).
+E = 16). Each point is one RALIS run of the study's `train` stage (variant "E<e>_K<k>"; the point of `model`
+itself is the Table 5 reference "full"), scored on the test split per scenario (1 view / half / all, macro-F1).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 from pathlib import Path
 
 import pandas as pd
 
-from ralis.analysis.common import analysis_params
-from ralis.api import run_experiment
-from ralis.config import AnalysisConfig, Params
+from ralis.config import Params
+from ralis.pipeline import run_dir, sensitivity_grid
 
-__all__ = ["sensitivity_grid", "run_sensitivity"]
-
-
-def sensitivity_grid(cfg: AnalysisConfig) -> list[tuple[str, int, int]]:
-    """(sweep, E, K) points: the E sweep ("experts") then the K sweep ("top_k"); K <= E is required."""
-    grid = [("experts", e, cfg.sens_top_k) for e in cfg.sens_experts]
-    grid += [("top_k", cfg.sens_n_experts, k) for k in cfg.sens_top_ks]
-    bad = [(e, k) for _, e, k in grid if not 1 <= k <= e]
-    if bad:
-        raise ValueError(f"params.yaml analysis: (E, K) points {bad} need 1 <= K <= E; check sens_experts, "
-                         f"sens_top_k, sens_n_experts, sens_top_ks")
-    return grid
+__all__ = ["sensitivity_grid", "sensitivity_variant", "sensitivity_from_runs"]
 
 
-def run_sensitivity(params: Params, out_dir: str | Path) -> pd.DataFrame:
-    """Fig. 5: one training per distinct (E, K); rows: sweep, n_experts, top_k, f1_<scenario>, best_epoch."""
-    out_dir = Path(out_dir)
-    base = analysis_params(params)
-    done: dict[tuple[int, int], dict] = {}
+def sensitivity_variant(params: Params, e: int, k: int) -> str:
+    """The study variant that trained the point (E, K)."""
+    return "full" if (e, k) == (params.model.n_experts, params.model.top_k) else f"E{e}_K{k}"
+
+
+def sensitivity_from_runs(params: Params, ablations_dir: str | Path, protocol: str) -> pd.DataFrame:
+    """Fig. 5: rows sweep, n_experts, top_k, f1_<scenario>, best_epoch from the runs under `ablations_dir`."""
     rows = []
     for sweep, e, k in sensitivity_grid(params.analysis):
-        if (e, k) not in done:
-            p = dataclasses.replace(base, model=dataclasses.replace(base.model, n_experts=e, top_k=k))
-            done[(e, k)] = run_experiment(p, out_dir / "runs" / f"E{e}_K{k}", progress=False).metrics
-        m = done[(e, k)]
+        path = run_dir(ablations_dir, sensitivity_variant(params, e, k), protocol, 0) / "metrics.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing; run `dvc repro train` (it trains the analysis.sens_* grid)")
+        m = json.loads(path.read_text())
         rows.append({"sweep": sweep, "n_experts": e, "top_k": k,
                      **{f"f1_{s}": v for s, v in m["test_f1"].items()}, "best_epoch": m["best_epoch"]})
     return pd.DataFrame(rows)

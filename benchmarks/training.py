@@ -1,0 +1,171 @@
+"""Whole-step and time-to-F1 benchmarks of RALIS training at params.yaml's profile, printed as ratios of one run.
+
+    python benchmarks/training.py                       # step breakdown (about 1 min)
+    python benchmarks/training.py --time-to-f1 0.85     # + train the default profile and the previous quick
+                                                        #   settings to a test F1 (about 20 min on one core)
+
+1. whole training step (one thread), alternating the variants step by step, medians:
+   data (index gather + batched augmentation) | forward + losses | backward | Adam, at the profile's batch sizes;
+   the data part against the per-window reference (Augmenter on each window, then stacking), and the encoder
+   bank's grouped call against the per-view loop (forward + backward of the same rows).
+2. time to F1 (--time-to-f1): seconds of training (validation included, the probe of the test F1 excluded) until
+   the all-view test macro-F1 of the complete protocol first reaches the target, for params.yaml's profile and for
+   the previous quick settings (50/20 Hz windows, constant lr 1e-3, 40 epochs, checkpoint from epoch 20), and the
+   ratio. Needs the windowed data (`dvc repro windowing`); the 50/20 Hz windows are made under scratch/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ralis.api import apply_missing, build_model, dataset_info, load_splits  # noqa: E402
+from ralis.config import Params, load_params  # noqa: E402
+from ralis.contract import MultiviewBatch  # noqa: E402
+from ralis.data.augment import Augmenter  # noqa: E402
+from ralis.data.augment_batch import BatchAugmenter  # noqa: E402
+from ralis.data.loader import make_train_streams  # noqa: E402
+from ralis.evaluate import fused_f1  # noqa: E402
+from ralis.train import fit  # noqa: E402
+
+
+def _splits(params: Params):
+    splits, _ = apply_missing(load_splits(params), params)
+    return splits, dataset_info(splits["train"], params.data.dataset)
+
+
+def _per_window_batch(split, rows: np.ndarray, aug: Augmenter) -> MultiviewBatch:
+    """The reference data path: augment each window's views one by one, then stack (what a Dataset did)."""
+    names = split.view_names
+    samples = [aug([split.views[n][i] for n in names], split.present[i]) for i in rows]
+    views = tuple(torch.from_numpy(np.stack([s[v] for s in samples]).astype(np.float32)) for v in range(len(names)))
+    return MultiviewBatch(views, torch.from_numpy(split.present[rows]), torch.from_numpy(split.labels[rows]))
+
+
+def bench_step(params: Params, steps: int) -> None:
+    splits, info = _splits(params)
+    train = splits["train"]
+    method = build_model(params, info).train()
+    opt = torch.optim.Adam(method.parameters(), lr=params.train.lr)
+    t = params.train
+    streams = make_train_streams(train, t.cls_batch, t.con_batch, t.seed,
+                                 BatchAugmenter(info.views, params.augment, t.seed))
+    reference = Augmenter(info.views, params.augment, t.seed)
+    bank = method.encoders
+    singles = bank.split_encoders()
+    parts: dict[str, list[float]] = {k: [] for k in ("data", "data_per_window", "forward", "backward", "adam",
+                                                     "bank_grouped", "bank_loop")}
+    rng = np.random.default_rng(0)
+    it = iter(zip(*streams))
+    for step in range(steps + 3):
+        t0 = time.perf_counter()
+        try:
+            cls, con = next(it)
+        except StopIteration:
+            it = iter(zip(*streams))
+            cls, con = next(it)
+        t1 = time.perf_counter()
+        rows = rng.choice(len(train), t.cls_batch + t.con_batch, replace=False)
+        _per_window_batch(train, rows, reference)
+        t2 = time.perf_counter()
+        losses = method.training_losses(cls, con)
+        t3 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        losses.total.backward()
+        t4 = time.perf_counter()
+        opt.step()
+        t5 = time.perf_counter()
+        both = cls.cat(con)
+        bank(both.views, both.present).square().mean().backward()
+        t6 = time.perf_counter()
+        bank.reference_forward(both.views, both.present, singles).square().mean().backward()
+        t7 = time.perf_counter()
+        if step >= 3:  # warm-up
+            for key, a, b in (("data", t0, t1), ("data_per_window", t1, t2), ("forward", t2, t3),
+                              ("backward", t3, t4), ("adam", t4, t5), ("bank_grouped", t5, t6), ("bank_loop", t6, t7)):
+                parts[key].append(1e3 * (b - a))
+    med = {k: statistics.median(v) for k, v in parts.items()}
+    step_ms = med["data"] + med["forward"] + med["backward"] + med["adam"]
+    print(f"\n1. whole training step: {t.cls_batch} + {t.con_batch} windows, width {params.model.width}, median of "
+          f"{steps} steps, {torch.get_num_threads()} thread(s)")
+    for key in ("data", "forward", "backward", "adam"):
+        print(f"   {key:9s} {med[key]:7.1f} ms  {100 * med[key] / step_ms:5.1f} %")
+    print(f"   step      {step_ms:7.1f} ms  ({(t.cls_batch + t.con_batch) / step_ms * 1e3:.0f} windows/s)")
+    print(f"   data: per-window reference / batched = {med['data_per_window'] / med['data']:.1f}x "
+          f"({med['data_per_window']:.1f} vs {med['data']:.1f} ms); with the reference the data would be "
+          f"{100 * med['data_per_window'] / (step_ms - med['data'] + med['data_per_window']):.0f} % of a step")
+    print(f"   encoders fwd+bwd: per-view loop / grouped bank = {med['bank_loop'] / med['bank_grouped']:.2f}x "
+          f"({med['bank_loop']:.1f} vs {med['bank_grouped']:.1f} ms)")
+
+
+def time_to_f1(params: Params, target: float, label: str) -> tuple[float | None, float, int]:
+    """Training seconds until the complete-protocol test fused F1 first reaches `target` (None if never)."""
+    params = dataclasses.replace(params, missing=dataclasses.replace(params.missing, protocol="complete"))
+    splits, info = _splits(params)
+    method = build_model(params, info)
+    aug = BatchAugmenter(info.views, params.augment, params.train.seed) if params.augment.enabled else None
+    state = {"t0": time.perf_counter(), "probe": 0.0, "hit": None, "best": 0.0}
+
+    def probe(epoch, m):
+        t = time.perf_counter()
+        f1 = fused_f1(m, splits["test"], params.evaluate.batch_size)
+        state["best"] = max(state["best"], f1)
+        if state["hit"] is None and f1 >= target:
+            state["hit"] = t - state["t0"] - state["probe"]
+        state["probe"] += time.perf_counter() - t
+        print(f"   {label} epoch {epoch}: test F1 (all views) {f1:.3f}", flush=True)
+        return {"test_f1_all": f1}
+
+    out = Path("scratch/bench_time_to_f1") / label
+    fit(method, splits["train"], splits["valid"], params, out, augmenter=aug, progress=False, on_epoch_end=probe)
+    total = time.perf_counter() - state["t0"] - state["probe"]
+    return state["hit"], state["best"], int(total)
+
+
+def previous_quick(params: Params) -> Params:
+    """The quick settings before this profile (README, issue 4): 50/20 Hz, constant lr 1e-3, 40 epochs from 20."""
+    from ralis.data.prepare import prepare_windows
+
+    p = dataclasses.replace(params, data=dataclasses.replace(params.data, windows_dir="scratch/bench_windows_50hz"),
+                            windowing=dataclasses.replace(params.windowing, acc_hz=50.0, pose_hz=20.0),
+                            train=dataclasses.replace(params.train, lr=1e-3, lr_schedule="constant", warmup_epochs=0.0,
+                                                      max_epochs=40, min_epochs=20))
+    if not (Path(p.data.windows_dir) / p.data.dataset / "manifest.json").is_file():
+        prepare_windows(p, progress=False)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--steps", type=int, default=20, help="timed steps of the step breakdown")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--time-to-f1", type=float, default=None, metavar="F1", help="also train to this test F1")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    params = load_params(a.params)
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train, device="cpu"))
+    bench_step(params, a.steps)
+    if a.time_to_f1 is None:
+        return
+    print(f"\n2. time to an all-view test F1 of {a.time_to_f1} (complete protocol, one thread)")
+    new = time_to_f1(params, a.time_to_f1, "profile")
+    old = time_to_f1(previous_quick(params), a.time_to_f1, "previous")
+    for label, (hit, best, total) in (("params.yaml profile", new), ("previous quick settings", old)):
+        when = f"{hit:.0f} s" if hit is not None else "not reached"
+        print(f"   {label:24s} {when:>12s}  (best {best:.3f}, whole training {total} s)")
+    if new[0] is not None and old[0] is not None:
+        print(f"   ratio previous / profile: {old[0] / new[0]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""Train the study's runs in parallel: one DVC stage, `pipeline.jobs` processes, each run an executed notebook.
+
+DVC runs one stage at a time, and a CPU training is fastest on one thread, so the `train` stage executes every
+training of the study through papermill in a pool of `pipeline.jobs` processes with one thread each:
+
+    03_train     every method x `pipeline.protocols` (RALIS and mean fusion over `pipeline.seeds`, the other
+                 baselines over `pipeline.baseline_seeds`)                         -> outputs/runs/<method>/...
+    04_ablation  the Table 5 variants and the Fig. 5 (E, K) grid x `pipeline.ablation_protocols`, seed 0
+                 -> outputs/ablations/<variant>/...
+
+A run is kept, not retrained, when its folder is complete and its fingerprint (the run's effective params,
+the windows manifest, the training notebooks and the package source) is unchanged: after changing one value of
+params.yaml only the runs that read it train again (the stage's outputs are `persist`ed for that). Two jobs
+with the same fingerprint (the ablation "full" is the RALIS run when params.yaml's `ablation` is the paper's)
+train once; the second folder is a copy.
+
+    python -m ralis.runner --params params.yaml [--jobs 2] [--dry]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ralis.config import Params
+from ralis.pipeline import PipelineConfig, run_dir, run_params, stage_params, stage_sections, study_variants
+
+__all__ = ["Job", "study_jobs", "run_inputs", "fingerprint", "run_jobs", "main", "BASELINE_FIELDS"]
+
+ROOT = Path(__file__).resolve().parents[1]
+FINGERPRINT = "fingerprint.txt"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training: a notebook executed with papermill into `executed`, writing the run folder `out_dir`."""
+
+    notebook: str  # "03_train" or "04_ablation"
+    name: str  # method or variant
+    protocol: str
+    seed: int
+    out_dir: Path
+    executed: Path
+    params: Params  # the run's effective params (what the notebook trains with)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} / {self.protocol} / seed {self.seed}"
+
+    def papermill_args(self, params_file: Path) -> list[str]:
+        key = "method" if self.notebook == "03_train" else "variant"
+        values = {"params_file": os.path.relpath(params_file, ROOT / "notebooks"), key: self.name,
+                  "protocol": self.protocol, "seed": self.seed,
+                  "out_dir": os.path.relpath(self.out_dir, ROOT / "notebooks")}
+        return [a for k, v in values.items() for a in ("-p", k, str(v))]
+
+
+def study_jobs(params: Params, pipe: PipelineConfig, outputs: Path) -> list[Job]:
+    """Every training of the study, longest-running kinds first (RALIS, then the baselines, then variants)."""
+    jobs = []
+    for method in pipe.methods:
+        seeds = pipe.seeds if method in ("ralis", "meanfusion") else pipe.baseline_seeds
+        for protocol in pipe.protocols:
+            for seed in seeds:
+                out = run_dir(outputs / "runs", method, protocol, seed)
+                jobs.append(Job("03_train", method, protocol, seed, out,
+                                outputs / "notebooks" / "03_train" / f"{method}-{protocol}-seed{seed}.ipynb",
+                                run_params(params, method, protocol, seed)))
+    for variant in study_variants(params, pipe):
+        for protocol in pipe.ablation_protocols:
+            out = run_dir(outputs / "ablations", variant, protocol, 0)
+            jobs.append(Job("04_ablation", variant, protocol, 0, out,
+                            outputs / "notebooks" / "04_ablation" / f"{variant}-{protocol}-seed0.ipynb",
+                            run_params(params, "ralis", protocol, 0, variant)))
+    return jobs
+
+
+def _source_digest() -> str:
+    """Hash of the package source and the two training notebooks (a code change retrains every run)."""
+    h = hashlib.sha256()
+    files = sorted((ROOT / "ralis").rglob("*.py")) + [ROOT / "notebooks" / f"{n}.ipynb" for n in ("03_train",
+                                                                                                  "04_ablation")]
+    for f in files:
+        h.update(f.relative_to(ROOT).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+# `baselines` fields each baseline reads (by prefix); the rest of that section does not reach its runs
+BASELINE_FIELDS = {"meanfusion": (), "cmc": ("cmc_", "ind_view_ce"), "cocoa": ("cocoa_", "ind_view_ce"),
+                   "confu": ("confu_", "ind_view_ce"), "flexmoe": ("flex_",), "fusemoe": ("fuse_",),
+                   "shaspec": ("shaspec_",), "gmu": ("gmu_",)}
+
+
+def run_inputs(params: Params) -> dict:
+    """The params that reach one run: the sections it reads, without the data-making ones (the windows manifest
+    stands for them), the other methods' baseline settings, and (for baselines) RALIS's ablation switches."""
+    d = dataclasses.asdict(params)
+    for section in ("synthetic", "windowing", "analysis"):
+        d.pop(section)
+    d["data"].pop("raw_dir")
+    method = params.train.method
+    if method == "ralis":
+        d.pop("baselines")
+        d["conv_batch"] = params.analysis.conv_batch  # the §6.2 probe in its log
+    else:
+        d.pop("ablation")
+        d["baselines"] = {k: v for k, v in d["baselines"].items() if k.startswith(BASELINE_FIELDS.get(method, ("",)))}
+    return d
+
+
+def fingerprint(job: Job, source: str) -> str:
+    """What the run's result depends on: its params (`run_inputs`), the windows manifest and the source digest."""
+    p = job.params
+    manifest = Path(p.data.windows_dir) / p.data.dataset / "manifest.json"
+    payload = {"params": run_inputs(p), "source": source,
+               "windows": hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _done(job: Job, key: str) -> bool:
+    from ralis.api import run_complete
+
+    stamp = job.out_dir / FINGERPRINT
+    return run_complete(job.out_dir) and stamp.is_file() and stamp.read_text().strip() == key
+
+
+def _execute(job: Job, key: str, params_file: Path) -> float:
+    """Run one job's notebook in its own process with one thread; stamp the run folder on success."""
+    job.executed.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(ROOT), RALIS_QUIET="1")
+    cmd = [sys.executable, "-m", "papermill", "--cwd", str(ROOT / "notebooks"), "-k", "python3",
+           str(ROOT / "notebooks" / f"{job.notebook}.ipynb"), str(job.executed), *job.papermill_args(params_file)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"training {job.label} failed; its executed notebook {job.executed} holds the "
+                           f"traceback:\n{proc.stderr[-3000:]}")
+    (job.out_dir / FINGERPRINT).write_text(key + "\n")
+    return time.perf_counter() - t0
+
+
+def run_jobs(jobs: list[Job], params_file: Path, n_jobs: int, dry: bool = False) -> dict[str, list[str]]:
+    """Train the jobs that are not done, `n_jobs` at a time; print one line per job. Returns what was done."""
+    if n_jobs < 1:
+        raise ValueError(f"params.yaml pipeline.jobs must be >= 1, got {n_jobs}")
+    source = _source_digest()
+    keyed = [(fingerprint(job, source), job) for job in jobs]
+    key_of = {id(job): key for key, job in keyed}
+    first: dict[str, Job] = {}  # fingerprint -> the job that makes (or made) that run
+    todo, copies, kept = [], [], []
+    for key, job in keyed:
+        if _done(job, key):
+            kept.append(job)
+        elif key in first:
+            copies.append(job)
+            continue
+        else:
+            todo.append(job)
+        first.setdefault(key, job)
+    print(f"train: {len(jobs)} runs: {len(kept)} up to date, {len(todo)} to train with {n_jobs} processes, "
+          f"{len(copies)} identical to another run", flush=True)
+    if dry:
+        return {"kept": [j.label for j in kept], "train": [j.label for j in todo], "copy": [j.label for j in copies]}
+    t0, count = time.perf_counter(), [0]
+
+    def one(job: Job) -> None:
+        secs = _execute(job, key_of[id(job)], params_file)
+        count[0] += 1
+        print(f"[{count[0]}/{len(todo)}] {job.label}: {secs:.0f} s (elapsed {time.perf_counter() - t0:.0f} s)",
+              flush=True)
+
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        for _ in pool.map(one, todo):  # re-raises the first failure
+            pass
+    for job in copies:  # same fingerprint as a trained run: copy its folder (and executed notebook)
+        src = first[key_of[id(job)]]
+        tmp = job.out_dir.with_name(f".{job.out_dir.name}.copy")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(src.out_dir, tmp)
+        shutil.rmtree(job.out_dir, ignore_errors=True)
+        tmp.rename(job.out_dir)
+        job.executed.parent.mkdir(parents=True, exist_ok=True)
+        if src.executed.is_file():
+            shutil.copyfile(src.executed, job.executed)
+        print(f"{job.label}: same run as {src.label} (copied)", flush=True)
+    return {"kept": [j.label for j in kept], "train": [j.label for j in todo], "copy": [j.label for j in copies]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--outputs", default="outputs")
+    ap.add_argument("--jobs", type=int, default=None, help="parallel processes (default: params pipeline.jobs)")
+    ap.add_argument("--dry", action="store_true", help="list what would train, train nothing")
+    a = ap.parse_args(argv)
+    params_file = Path(a.params).resolve()
+    params = stage_params(str(params_file))
+    pipe, _ = stage_sections(str(params_file))
+    from ralis.pipeline import ensure_windows
+
+    ensure_windows(params, create=False)
+    jobs = study_jobs(params, pipe, Path(a.outputs).resolve())
+    run_jobs(jobs, params_file, a.jobs or pipe.jobs, a.dry)
+
+
+if __name__ == "__main__":
+    main()

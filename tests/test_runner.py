@@ -1,0 +1,91 @@
+"""The `train` stage's runner: which runs the study trains, what their fingerprint depends on, reuse and copies."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from ralis import runner
+from ralis.api import OUTPUTS
+from ralis.pipeline import PipelineConfig, smoke_params
+
+PIPE = PipelineConfig(baselines=["meanfusion", "flexmoe"], protocols=["uniform"], seeds=[0, 1], baseline_seeds=[0],
+                      ablations=["no_moe"], ablation_protocols=["uniform"], jobs=2)
+
+
+def _jobs(tmp_path: Path, params=None, pipe=PIPE) -> list[runner.Job]:
+    return runner.study_jobs(params or smoke_params(tmp_path), pipe, tmp_path / "outputs")
+
+
+def test_study_jobs_cover_methods_seeds_variants_and_the_sensitivity_grid(tmp_path):
+    labels = [(j.notebook, j.name, j.seed) for j in _jobs(tmp_path)]
+    assert labels[:5] == [("03_train", "ralis", 0), ("03_train", "ralis", 1), ("03_train", "meanfusion", 0),
+                          ("03_train", "meanfusion", 1), ("03_train", "flexmoe", 0)]  # reference seeds vs baselines
+    variants = [n for nb, n, _ in labels if nb == "04_ablation"]
+    assert variants == ["full", "no_moe", "E2_K2", "E4_K1"]  # smoke grid E {2, 4} x K {1, 2}; (4, 2) is the model
+    job = _jobs(tmp_path)[-1]
+    assert (job.params.model.n_experts, job.params.model.top_k) == (4, 1)
+    assert job.out_dir == tmp_path / "outputs/ablations/E4_K1/uniform/seed0"
+
+
+def test_fingerprint_follows_only_what_a_run_reads(tmp_path):
+    params = smoke_params(tmp_path)
+    source = "code"
+    base = {(j.name, j.seed): runner.fingerprint(j, source) for j in _jobs(tmp_path, params)}
+
+    def changed(**sections) -> set:
+        p = dataclasses.replace(params, **{k: dataclasses.replace(getattr(params, k), **v)
+                                           for k, v in sections.items()})
+        return {(j.name, j.seed) for j in _jobs(tmp_path, p) if runner.fingerprint(j, source) != base[(j.name, j.seed)]}
+
+    assert changed(baselines={"flex_top_k": 3}) == {("flexmoe", 0)}
+    assert changed(ablation={"moe": False}) == {("ralis", 0), ("ralis", 1)}  # variants start from the paper's
+    assert changed(analysis={"complexity_repeats": 7}) == set()
+    assert len(changed(train={"lr": 0.01})) == len(base)
+    assert {j.name for j in _jobs(tmp_path, params)} >= {"full"}
+    first = _jobs(tmp_path, params)[0]
+    assert runner.fingerprint(first, "other code") != base[("ralis", 0)]
+    full = next(j for j in _jobs(tmp_path, params) if j.name == "full")
+    assert runner.fingerprint(full, source) == base[("ralis", 0)]  # the Table 5 reference is the RALIS run
+
+
+def _complete(folder: Path, key: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUTS.values():
+        (folder / name).write_text("x")
+    (folder / runner.FINGERPRINT).write_text(key + "\n")
+
+
+def test_run_jobs_keeps_done_runs_trains_the_rest_and_copies_twins(tmp_path, monkeypatch):
+    jobs = _jobs(tmp_path)
+    trained = []
+
+    def fake(job, key, params_file):
+        trained.append(job.name + str(job.seed))
+        _complete(job.out_dir, key)
+        return 0.0
+
+    monkeypatch.setattr(runner, "_execute", fake)
+    monkeypatch.setattr(runner, "_source_digest", lambda: "code")
+    _complete(jobs[1].out_dir, runner.fingerprint(jobs[1], "code"))  # ralis seed 1 is up to date
+    done = runner.run_jobs(jobs, tmp_path / "params.yaml", n_jobs=2)
+    assert "ralis1" not in trained and "full0" not in trained and len(trained) == len(jobs) - 2
+    assert done["copy"] == ["full / uniform / seed 0"] and done["kept"] == ["ralis / uniform / seed 1"]
+    full = next(j for j in jobs if j.name == "full")
+    assert (full.out_dir / "metrics.json").is_file()  # copied from the RALIS run
+    trained.clear()
+    assert runner.run_jobs(jobs, tmp_path / "params.yaml", n_jobs=1)["train"] == [] and trained == []
+    (jobs[0].out_dir / OUTPUTS["checkpoint"]).unlink()  # an incomplete folder trains again
+    assert runner.run_jobs(jobs, tmp_path / "params.yaml", n_jobs=1)["train"] == ["ralis / uniform / seed 0"]
+    with pytest.raises(ValueError, match="pipeline.jobs"):
+        runner.run_jobs(jobs, tmp_path / "params.yaml", n_jobs=0)
+
+
+def test_a_failed_run_names_its_notebook(tmp_path, monkeypatch):
+    job = _jobs(tmp_path)[0]
+    monkeypatch.setattr(runner.subprocess, "run", lambda *a, **k: type("R", (), {"returncode": 1, "stderr": "boom"}))
+    with pytest.raises(RuntimeError, match="executed notebook .*ralis-uniform-seed0.ipynb"):
+        runner._execute(job, "k", tmp_path / "params.yaml")
+    assert not (job.out_dir / runner.FINGERPRINT).exists()
