@@ -9,7 +9,7 @@ table / figure it comes from. Inputs (all optional):
     complexity    `ComplexityResult.summary()`: {"slopes": {"vs_V": {loss: {form: {quantity: slope}}}}}
     convergence   `ConvergenceResult.summary()`: {"ralis" | "no_contrast": {"att_spread_first", ...}}
     load_balance  `LoadBalanceResult.summary()`: {"sep_load" | "joint_load": {"js_divergence", ...}}
-    sensitivity   `run_sensitivity` frame: n_experts, top_k, f1_1, f1_half, f1_all
+    sensitivity   `sensitivity_from_runs` frame: n_experts, top_k, f1_1, f1_half, f1_all
 
 Rules are fixed below and quoted in each claim's text; nothing is hard-coded to pass.
 """

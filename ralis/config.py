@@ -196,7 +196,7 @@ class EvalConfig:
 @dataclass(frozen=True)
 class AnalysisConfig:
     """§6 analyses (Figs. 5-8; ralis/analysis, docs/notes/analyses.md). Defaults are the paper's protocol;
-    params.yaml holds quick values. Figs. 5-7 read runs of the study's `train` stage (Table 5 variants and the
+    params.yaml holds CPU-profile values. Figs. 5-7 read runs of the study's `train` stage (Table 5 variants and the
     (E, K) grid below), trained with `model` / `loss` / `train` like every other run."""
 
     complexity_views: list[PosInt] = field(default_factory=lambda: list(range(2, 10)))  # V sweep, RealDisp [P§6.4]

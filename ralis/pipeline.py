@@ -4,7 +4,7 @@ Every notebook's `parameters` cell defaults to `params_file = ""`, which selects
 tiny offline synthetic setting that writes under the git-ignored `scratch/` folder, so nbval and an
 interactive run take seconds and never touch pipeline outputs. DVC passes `params_file ../params.yaml`.
 
-params.yaml's stage-only sections `pipeline` (the DVC matrices) and `results` are read here
+params.yaml's stage-only sections `pipeline` (what the `train` stage trains) and `results` are read here
 (`PipelineConfig`, `ResultsConfig`); the model sections are read by `ralis.config.load_params`.
 """
 
@@ -47,7 +47,7 @@ ALL_METHODS = METHOD_NAMES
 BASELINES = tuple(m for m in ALL_METHODS if m != "ralis")
 
 # Table 5 variants [P§5.3]: each flips one AblationConfig switch of the PAPER defaults (not of params.yaml's
-# `ablation` section), so the ablation stages do not depend on that section. "full" is the unchanged model.
+# `ablation` section), so the variants' runs do not depend on that section. "full" is the unchanged model.
 ABLATION_VARIANTS: dict[str, dict[str, bool]] = {
     "full": {},
     "no_moe": {"moe": False},
@@ -63,7 +63,7 @@ ABLATION_VARIANTS: dict[str, dict[str, bool]] = {
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """params.yaml `pipeline`: what the DVC matrices train (one stage execution per item)."""
+    """params.yaml `pipeline`: what the `train` stage trains (ralis.runner.study_jobs)."""
 
     baselines: list[Method] = field(default_factory=lambda: list(BASELINES))  # compared with RALIS (Tables 3-4, 6)
     protocols: list[Protocol] = field(default_factory=lambda: list(PROTOCOLS))  # Table 3 / 4 / 6 runs

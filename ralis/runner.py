@@ -85,11 +85,16 @@ def study_jobs(params: Params, pipe: PipelineConfig, outputs: Path) -> list[Job]
     return jobs
 
 
+# package files that do not reach a training (tables, claims, figures, analyses of finished runs, this runner)
+NOT_TRAINING = ("claims.py", "results.py", "figures.py", "paper_tables.py", "runner.py", "study.py", "analysis")
+
+
 def _source_digest() -> str:
-    """Hash of the package source and the two training notebooks (a code change retrains every run)."""
+    """Hash of the package source a training runs and the two training notebooks (such an edit retrains every run)."""
     h = hashlib.sha256()
-    files = sorted((ROOT / "ralis").rglob("*.py")) + [ROOT / "notebooks" / f"{n}.ipynb" for n in ("03_train",
-                                                                                                  "04_ablation")]
+    code = [f for f in sorted((ROOT / "ralis").rglob("*.py")) if f.relative_to(ROOT / "ralis").parts[0] not in
+            NOT_TRAINING]
+    files = code + [ROOT / "notebooks" / f"{n}.ipynb" for n in ("03_train", "04_ablation")]
     for f in files:
         h.update(f.relative_to(ROOT).as_posix().encode())
         h.update(f.read_bytes())
@@ -108,7 +113,8 @@ def run_inputs(params: Params) -> dict:
     d = dataclasses.asdict(params)
     for section in ("synthetic", "windowing", "analysis"):
         d.pop(section)
-    d["data"].pop("raw_dir")
+    for key in ("raw_dir", "windows_dir"):  # folders (absolute here): the windows manifest stands for the data
+        d["data"].pop(key)
     method = params.train.method
     if method == "ralis":
         d.pop("baselines")

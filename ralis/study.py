@@ -5,7 +5,7 @@
     python -m ralis.study paper-dailysport            # run it (in the workspace: the raw data must be there)
     python -m ralis.study paper-realdisp --queue      # queue it; then `dvc exp run --run-all -j 1`
 
-A preset overrides params.yaml's quick profile with the paper's protocol (§5.1.3, A11, A18): the encoder
+A preset overrides params.yaml's CPU profile with the paper's protocol (§5.1.3, A11, A18): the encoder
 and head sizes of Table 2 / VSF (the `ModelConfig` defaults), at least 20 and at most 100 epochs with early
 stopping, no step cap, three seeds 0, 1, 2, every method, every protocol the paper reports for the dataset,
 and every Table 5 ablation (also under the per-view rates for Table 6).
@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from ralis.config import ModelConfig, TrainConfig
+from ralis.config import AnalysisConfig, LossConfig, ModelConfig, TrainConfig, WindowConfig
 from ralis.pipeline import ABLATION_VARIANTS, BASELINES
 
 __all__ = ["Preset", "PRESETS", "overrides", "dvc_command", "main", "run_to_the_end"]
@@ -50,10 +50,10 @@ PRESETS: dict[str, Preset] = {
     # §5.2.2: CMDFall's 7 views with their natural gaps (Tables 4-5); no per-view rates (§5.4, not in Table 6).
     "paper-cmdfall": Preset("cmdfall", ("uniform",), ("uniform",),
                             note="Tables 4-5: 7 views, natural missingness (the uniform protocol drops nothing)"),
-    # §5.2.1: 1 skeleton + 2 accelerometers, complete samples only (Table 3). The ablation matrix cannot be
-    # empty (the results stage depends on its folder): one `full` run per seed serves as a cross-check.
+    # §5.2.1: 1 skeleton + 2 accelerometers, complete samples only (Table 3). The variants the analyses read
+    # (Figs. 6-7: -contrast, -sep. load; "full" always) are trained on the same complete samples.
     "paper-cmdfall-3v": Preset("cmdfall", ("complete",), ("complete",), views=("wrist", "waist", "kinect3"),
-                               ablations=("full",), extra={"results.heatmap_protocol": "complete"},
+                               ablations=("no_contrast", "no_sep_load"), extra={"results.heatmap_protocol": "complete"},
                                note="Table 3: wrist + waist + Kinect 3, samples with all 3 views"),
     "paper-synthetic": Preset("synthetic", ("complete", "uniform", "per_view"), ("uniform", "per_view"),
                               note="the paper's training protocol on the offline synthetic data"),
@@ -62,14 +62,18 @@ PRESETS: dict[str, Preset] = {
 
 def overrides(preset: Preset) -> dict[str, Any]:
     """params.yaml keys -> values of a preset (the paper's values come from the config dataclass defaults)."""
-    model, train = ModelConfig(), TrainConfig()
+    model, train, window, loss, analysis = ModelConfig(), TrainConfig(), WindowConfig(), LossConfig(), AnalysisConfig()
     out: dict[str, Any] = {"data.dataset": preset.dataset, "data.views": list(preset.views) if preset.views else None}
     out |= {f"model.{k}": v for k, v in dataclasses.asdict(model).items()}
-    out |= {f"train.{k}": getattr(train, k) for k in ("lr", "weight_decay", "cls_batch", "con_batch", "min_epochs",
-                                                      "balanced_sampling")}
+    out |= {f"loss.{k}": v for k, v in dataclasses.asdict(loss).items()}
+    out |= {f"windowing.{k}": getattr(window, k) for k in ("acc_hz", "pose_hz")}
+    out |= {f"train.{k}": getattr(train, k) for k in ("lr", "lr_schedule", "warmup_epochs", "weight_decay",
+                                                      "cls_batch", "con_batch", "min_epochs", "balanced_sampling")}
+    out |= {f"analysis.{k}": getattr(analysis, k) for k in ("complexity_warmup", "complexity_repeats")}
     out |= {"train.max_epochs": PAPER_MAX_EPOCHS, "train.patience": PAPER_PATIENCE, "train.max_steps_per_epoch": None}
     out |= {"pipeline.baselines": list(BASELINES), "pipeline.protocols": list(preset.protocols),
-            "pipeline.seeds": [0, 1, 2], "pipeline.ablations": list(preset.ablations),
+            "pipeline.seeds": [0, 1, 2], "pipeline.baseline_seeds": [0, 1, 2],
+            "pipeline.ablations": list(preset.ablations),
             "pipeline.ablation_protocols": list(preset.ablation_protocols)}
     return out | preset.extra
 

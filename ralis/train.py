@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from ralis.runtime import pick_device, seed_everything
 __all__ = ["FitResult", "fit", "lr_factor", "flatten_logs", "CHECKPOINT_NAME", "LOG_CSV", "LOG_JSONL"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
+QUIET_ENV = "RALIS_QUIET"  # set (by ralis.runner): per-epoch lines only, no progress bars
 LOG_CSV = "train_log.csv"
 LOG_JSONL = "train_log.jsonl"
 
@@ -177,7 +179,7 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
         epoch_lr = optimizer.param_groups[0]["lr"]  # at the epoch's first step (logged)
         cls_stream = sorted_loader if epoch <= warmup else cls_loader
         bar = tqdm(zip(cls_stream, con_loader), total=n_steps, desc=f"epoch {epoch}/{t.max_epochs}",
-                   disable=not progress, leave=False)
+                   disable=not progress or QUIET_ENV in os.environ, leave=False)  # no bars in executed notebooks
         for step, (cls, con) in enumerate(bar):
             if step >= n_steps:
                 break
@@ -208,7 +210,7 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
                         "is_best": int(improved), **diags.means(), **extra}
                        | ({"sorted_warmup": int(epoch <= warmup)} if warmup > 0 else {}))
         _write_logs(out_dir, history)
-        if progress:
+        if progress:  # one line per epoch (also where bars are off)
             tqdm.write(f"epoch {epoch}: loss {history[-1]['total']:.4f}  valid macro-F1 {valid_f1:.4f}"
                        + ("  (best)" if improved else ""))
         if t.patience is not None and stale >= t.patience:

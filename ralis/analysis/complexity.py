@@ -84,7 +84,7 @@ LOSSES: dict[tuple[str, str], LossFn] = {
 
 
 class Timing(NamedTuple):
-    """Mean and std (ms) over the timed batches of the loss forward and of the optimisation step."""
+    """Median and std (ms) over the timed batches of the loss forward and of the optimisation step."""
 
     forward_ms: float
     step_ms: float
