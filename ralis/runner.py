@@ -39,6 +39,8 @@ __all__ = ["Job", "study_jobs", "run_inputs", "fingerprint", "run_jobs", "main",
 
 ROOT = Path(__file__).resolve().parents[1]
 FINGERPRINT = "fingerprint.txt"
+# training time relative to a RALIS run, measured in the default study (ShaSpec encodes every view twice)
+RELATIVE_COST = {"shaspec": 1.7, "flexmoe": 1.1, "fusemoe": 1.1}
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ def run_jobs(jobs: list[Job], params_file: Path, n_jobs: int, dry: bool = False)
         print(f"[{count[0]}/{len(todo)}] {job.label}: {secs:.0f} s (elapsed {time.perf_counter() - t0:.0f} s)",
               flush=True)
 
+    todo.sort(key=lambda j: -RELATIVE_COST.get(j.name, 1.0))  # longest first: no long run left alone at the end
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
         for _ in pool.map(one, todo):  # re-raises the first failure
             pass
