@@ -89,3 +89,28 @@ def test_a_failed_run_names_its_notebook(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="executed notebook .*ralis-uniform-seed0.ipynb"):
         runner._execute(job, "k", tmp_path / "params.yaml")
     assert not (job.out_dir / runner.FINGERPRINT).exists()
+
+
+def test_an_interrupted_study_trains_only_what_is_missing_when_rerun(tmp_path, monkeypatch):
+    """A `train` stage killed after some runs: the rerun keeps the finished runs and trains the rest."""
+    jobs = _jobs(tmp_path)
+    monkeypatch.setattr(runner, "_source_digest", lambda: "code")
+    trained = []
+
+    stop_after = [2]
+
+    def train(job, key, params_file):
+        if len(trained) == stop_after[0]:
+            raise KeyboardInterrupt  # the process is stopped mid-study
+        trained.append(job.label)
+        _complete(job.out_dir, key)
+        return 0.0
+
+    monkeypatch.setattr(runner, "_execute", train)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_jobs(jobs, tmp_path / "params.yaml", n_jobs=1)
+    first = list(trained)
+    stop_after[0] = -1  # no interruption this time
+    again = runner.run_jobs(jobs, tmp_path / "params.yaml", n_jobs=1)
+    assert sorted(again["kept"]) == sorted(first) and not set(again["train"]) & set(first)
+    assert len(again["train"]) + len(first) + len(again["copy"]) == len(jobs)
