@@ -115,7 +115,7 @@ def time_to_f1(params: Params, target: float, label: str) -> tuple[float | None,
     aug = BatchAugmenter(info.views, params.augment, params.train.seed) if params.augment.enabled else None
     state = {"t0": time.perf_counter(), "probe": 0.0, "hit": None, "best": 0.0}
 
-    def probe(epoch, m):
+    def probe(epoch, m, encoded_valid):
         t = time.perf_counter()
         f1 = fused_f1(m, splits["test"], params.evaluate.batch_size)
         state["best"] = max(state["best"], f1)

@@ -109,10 +109,12 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
-def fused_f1(method: MultiviewMethod, split: WindowedSplit, batch_size: int = 256,
+def fused_f1(method: MultiviewMethod, split: WindowedSplit | EncodedSplit, batch_size: int = 256,
              device: torch.device | str | None = None) -> float:
-    """Macro-F1 of the fused prediction with each sample's available views (the A11 checkpoint criterion)."""
-    pred = predict_encoded(method, encode_split(method, split, batch_size, device), None, batch_size, device)
+    """Macro-F1 of the fused prediction with each sample's available views (the A11 checkpoint criterion);
+    `split` may be already encoded (`encode_split`)."""
+    encoded = split if isinstance(split, EncodedSplit) else encode_split(method, split, batch_size, device)
+    pred = predict_encoded(method, encoded, None, batch_size, device)
     return macro_f1(pred.y_true, pred.y_pred)
 
 

@@ -1,7 +1,8 @@
 """The per-epoch attention probe of every RALIS run [P§6.2, Fig. 6]: per-class view weights and validation L_AC.
 
-After every epoch (`ralis.train.fit`'s `on_epoch_end` hook, attached by `ralis.api.run_experiment` to any method
-with an attention fusion) the probe encodes the validation split once (eval mode) and records in the training log
+After every epoch (`ralis.train.fit`'s `on_epoch_end` hook, attached by `ralis.api.run_experiment` to any
+method with an attention fusion) the probe reads fit's encoding of the validation split (eval mode) and records
+in the training log
 * the per-class view weights: the mean attention weight w^(v) (Eq. 8) of each view over the validation windows of
   each class -> [C, V] (log columns `w/<class>/<view>`), and their spread `att_spread` (std over views, averaged
   over classes): 0 when all views weigh alike;
@@ -36,10 +37,9 @@ def weight_column(class_name: str, view: str) -> str:
 
 
 def _fusion(method: MultiviewMethod):
-    fusion = getattr(method, "fusion", None)
-    if fusion is None:
+    if not has_fusion(method):
         raise ValueError(f"{type(method).__name__} has no attention fusion (`.fusion`); the §6.2 analysis needs RALIS")
-    return fusion
+    return method.fusion
 
 
 def _device(method: MultiviewMethod) -> torch.device:
@@ -93,16 +93,18 @@ def validation_contrast(method: MultiviewMethod, encoded: EncodedSplit, weights:
 
 
 class ConvergenceProbe:
-    """`on_epoch_end` hook: per-class view weights [C, V] and the validation L_AC after every epoch."""
+    """`on_epoch_end` hook: per-class view weights [C, V] and the validation L_AC after every epoch, from `fit`'s
+    encoding of the same validation split (encoded here when not given)."""
 
     def __init__(self, split: WindowedSplit, params: Params):
         self.split, self.params = split, params
         self.by_class: list[np.ndarray] = []  # one [C, V] array per epoch
 
-    def __call__(self, epoch: int, method: MultiviewMethod) -> dict[str, float]:
+    def __call__(self, epoch: int, method: MultiviewMethod, encoded: EncodedSplit | None = None) -> dict[str, float]:
         p = self.params
         _fusion(method)  # fail before encoding when the method has no attention fusion
-        encoded = encode_split(method, self.split, p.evaluate.batch_size)
+        if encoded is None:
+            encoded = encode_split(method, self.split, p.evaluate.batch_size)
         w = view_weights(method, encoded, p.evaluate.batch_size)  # [V, N]
         by_class = attention_by_class(w, encoded.labels, len(self.split.class_names))
         self.by_class.append(by_class)

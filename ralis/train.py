@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from ralis.checkpoint import save_checkpoint
 from ralis.config import Params, TrainConfig
 from ralis.data.store import WindowedSplit
-from ralis.evaluate import fused_f1
+from ralis.evaluate import EncodedSplit, encode_split, fused_f1
 from ralis.io import atomic_path, write_text
 from ralis.methods import MultiviewMethod
 from ralis.runtime import pick_device, seed_everything
@@ -135,13 +135,15 @@ def lr_factor(t: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
 def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: WindowedSplit, params: Params,
         out_dir: str | Path, *, augmenter: Any = None, method_name: str | None = None,
         progress: bool = True,
-        on_epoch_end: Callable[[int, MultiviewMethod], dict[str, float] | None] | None = None) -> FitResult:
+        on_epoch_end: Callable[[int, MultiviewMethod, EncodedSplit], dict[str, float] | None] | None = None
+        ) -> FitResult:
     """Train `method` in place; on return it holds the best checkpoint's weights (eval mode).
 
     `augmenter` (training data only [P§5.1.3]) is passed to the training streams; the validation split is
     never augmented. The best checkpoint is written to `out_dir/checkpoint.pt`.
-    `on_epoch_end(epoch, method)` (optional; e.g. the §6.2 analysis) runs after each epoch's validation, with
-    the method in eval mode; the scalars it returns are added to that epoch's log row.
+    `on_epoch_end(epoch, method, encoded)` (optional; e.g. the §6.2 probe) runs after each epoch's validation, with
+    the method in eval mode and the validation split's encoding of that epoch; the scalars it returns are added to
+    that epoch's log row.
     A method with `sorted_warmup_epochs` > 0 (Flex-MoE) draws its classification batches in those first epochs
     from `make_sorted_loader` (unshuffled, windows with the most views first; log column `sorted_warmup`).
     """
@@ -196,8 +198,9 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
             bar.set_postfix(loss=f"{float(losses.total.detach()):.3f}")
         bar.close()
 
-        valid_f1 = fused_f1(method, valid_split, params.evaluate.batch_size, device)
-        extra = dict(on_epoch_end(epoch, method) or {}) if on_epoch_end is not None else {}
+        encoded = encode_split(method, valid_split, params.evaluate.batch_size, device)  # once, for both uses
+        valid_f1 = fused_f1(method, encoded, params.evaluate.batch_size, device)
+        extra = dict(on_epoch_end(epoch, method, encoded) or {}) if on_epoch_end is not None else {}
         improved = epoch >= t.min_epochs and valid_f1 > best_f1
         if improved:
             best_epoch, best_f1, stale = epoch, valid_f1, 0

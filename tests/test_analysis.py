@@ -162,7 +162,7 @@ def test_fit_calls_on_epoch_end_and_logs_its_scalars(tmp_path):
     train, valid = make_split(24, seed=0, drop=0.3), make_split(12, seed=1)
     calls = []
 
-    def hook(epoch, method):
+    def hook(epoch, method, encoded):
         calls.append((epoch, method.training))
         return {"probe": 10.0 * epoch}
 

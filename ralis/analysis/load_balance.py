@@ -122,14 +122,14 @@ def load_balance_from_runs(params: Params, ablations_dir: str | Path, protocol: 
     balance term), seed 0; gates of the test split masked by `protocol`."""
     from ralis.api import apply_missing, load_checkpoint, load_splits
 
+    p = run_params(params, "ralis", protocol, 0)  # both runs' data: the same protocol, seed 0
+    test = apply_missing(load_splits(p), p)[0]["test"]
     rows, metrics = [], {}
     for variant, run in VARIANTS.items():
         folder = run_dir(ablations_dir, run, protocol, 0)
         if not (folder / "checkpoint.pt").is_file():
             raise FileNotFoundError(f"{folder}/checkpoint.pt is missing; Fig. 7 reads the '{run}' run: keep it in "
                                     f"params.yaml pipeline.ablations and run `dvc repro train`")
-        p = run_params(params, "ralis", protocol, 0, run)
-        test = apply_missing(load_splits(p), p)[0]["test"]
         method = load_checkpoint(folder / "checkpoint.pt").method
         encoded = encode_split(method, test, p.evaluate.batch_size)
         g = gate_distributions(method, encoded, p.evaluate.batch_size)

@@ -39,15 +39,15 @@ class SameConv1d(nn.Conv1d):
 
 class MaskedBatchNorm1d(nn.BatchNorm1d):
     """BatchNorm1d over [N, G*D, L] whose channel block g takes its training statistics from the rows with
-    mask[:, g] only (running statistics likewise; a block with no row is left alone). Without a mask, or
-    with every row present, or in eval mode, it is plain BatchNorm1d."""
+    mask[:, g] only (running statistics likewise; a block with no row is left alone). Without a mask or in eval
+    mode it is plain BatchNorm1d."""
 
     def __init__(self, num_features: int, groups: int = 1):
         super().__init__(num_features)
         self.groups = groups
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if mask is None or not self.training or bool(mask.all()):
+        if mask is None or not self.training:
             return super().forward(x)
         n, ch, length = x.shape
         m = mask.to(x.dtype).repeat_interleave(ch // self.groups, dim=1)[:, :, None]  # [N, G*D, 1]
@@ -122,6 +122,8 @@ class ResNet1D(nn.Module):
         g, c = self.groups, self.in_channels
         if x.dim() != 3 or x.shape[-1] != g * c:
             raise ValueError(f"ResNet1D expects [N, T, G*C={g}*{c}], got {tuple(x.shape)}")
+        if mask is not None and bool(mask.all()):
+            mask = None  # every row present: plain BatchNorm in every layer (one check, not one per layer)
         h = self.body(self.stem(x.transpose(1, 2), mask), mask)  # [N, G*D]
         return h if g == 1 else h.view(len(h), g, self.out_dim)  # [N, D] or [N, G, D]
 
