@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["PAPER_TABLES", "TABLE_PROTOCOL", "TABLE_TITLE", "ROW_LABEL", "SCENARIOS", "scenario_labels", "paper_frame"]
+__all__ = ["PAPER_TABLES", "TABLE_PROTOCOL", "TABLE_TITLE", "ROW_LABEL", "SCENARIOS", "SCENARIO_WORDS",
+           "scenario_labels", "paper_frame"]
 
 SCENARIOS = ("1", "half", "all")
+SCENARIO_WORDS = {"1": "1 view", "half": "half of the views", "all": "all views"}
 
 # Which missing-view protocol (`missing.protocol`) each table uses [P§5.2.1, §5.2.2, §5.3, §5.4].
 TABLE_PROTOCOL = {"table3": "complete", "table4": "uniform", "table5": "uniform", "table6": "per_view"}

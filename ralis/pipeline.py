@@ -85,6 +85,15 @@ class PipelineConfig:
     def methods(self) -> list[str]:
         return ["ralis", *self.baselines]
 
+    def method_seeds(self, method: str) -> list[int]:
+        """Seeds a method is trained with: `seeds` for RALIS and mean fusion (the reference), else `baseline_seeds`."""
+        return list(self.seeds if method in ("ralis", "meanfusion") else self.baseline_seeds)
+
+    @property
+    def table5_variants(self) -> list[str]:
+        """The Table 5 rows: "full" (the reference, always trained) and `ablations`."""
+        return list(dict.fromkeys(["full", *self.ablations]))
+
 
 @dataclass(frozen=True)
 class ResultsConfig:
@@ -178,7 +187,7 @@ def sensitivity_variants(params: Params) -> list[str]:
 def study_variants(params: Params, pipe: PipelineConfig) -> list[str]:
     """Every RALIS variant the study trains: "full" (the reference of Table 5 and Figs. 5-7), the Table 5
     ablations, and the Fig. 5 grid."""
-    return list(dict.fromkeys(["full", *pipe.ablations, *sensitivity_variants(params)]))
+    return list(dict.fromkeys([*pipe.table5_variants, *sensitivity_variants(params)]))
 
 
 def apply_variant(params: Params, variant: str) -> Params:

@@ -19,11 +19,19 @@ import numpy as np
 import pandas as pd
 
 from ralis.io import write_json, write_text
-from ralis.paper_tables import ROW_LABEL, SCENARIOS, TABLE_PROTOCOL, TABLE_TITLE, paper_frame, scenario_labels
+from ralis.paper_tables import (
+    ROW_LABEL,
+    SCENARIO_WORDS,
+    SCENARIOS,
+    TABLE_PROTOCOL,
+    TABLE_TITLE,
+    paper_frame,
+    scenario_labels,
+)
 from ralis.pipeline import PipelineConfig, run_dir
 
 __all__ = ["collect_runs", "collect_combinations", "study_combinations", "table_sources", "summarize",
-           "compare_with_paper", "format_table", "build_tables", "method_seeds", "collect_study", "load_analyses",
+           "compare_with_paper", "format_table", "build_tables", "collect_study", "load_analyses",
            "results_metrics", "write_metrics", "to_markdown", "write_tables"]
 
 
@@ -65,7 +73,7 @@ def collect_combinations(root: str | Path, names: list[str], protocol: str, seed
 
 def study_combinations(outputs_dir: str | Path, pipe: PipelineConfig, protocol: str) -> pd.DataFrame:
     """`collect_combinations` of every method of the study under `protocol`, each with its own seeds."""
-    return pd.concat([collect_combinations(Path(outputs_dir) / "runs", [m], protocol, method_seeds(pipe, m))
+    return pd.concat([collect_combinations(Path(outputs_dir) / "runs", [m], protocol, pipe.method_seeds(m))
                       for m in pipe.methods], ignore_index=True)
 
 
@@ -109,15 +117,12 @@ def format_table(comp: pd.DataFrame, table: str, dataset: str, decimals: int = 2
     cols = {}
     for sc, lab in zip(SCENARIOS, labels):
         part = comp[comp["scenario"] == sc].set_index("row").reindex(order)
-        ours = f"{lab} ours" if has_paper else _HEADER.get(lab, f"{lab} views")
+        ours = f"{lab} ours" if has_paper else SCENARIO_WORDS.get(lab, f"{lab} views")
         cols[ours] = [_pm(m, s, decimals) for m, s in zip(part["mean"], part["std"])]
         if has_paper:
             cols[f"{lab} paper"] = [_pm(m, s, decimals) for m, s in zip(part["paper_mean"], part["paper_std"])]
             cols[f"{lab} diff"] = [("" if np.isnan(d) else f"{d:+.{decimals}f}") for d in part["diff"]]
     return pd.DataFrame(cols, index=pd.Index([ROW_LABEL.get(r, r) for r in order], name="method"))
-
-
-_HEADER = {"1": "1 view", "half": "half of the views", "all": "all views"}
 
 
 def _pm(m: float, s: float, decimals: int) -> str:
@@ -126,19 +131,14 @@ def _pm(m: float, s: float, decimals: int) -> str:
     return f"{m:.{decimals}f}" if s is None or np.isnan(s) else f"{m:.{decimals}f} ± {s:.{decimals}f}"
 
 
-def method_seeds(pipe: PipelineConfig, method: str) -> list[int]:
-    """Seeds a method is trained with: `pipeline.seeds` for RALIS and mean fusion, `baseline_seeds` otherwise."""
-    return list(pipe.seeds if method in ("ralis", "meanfusion") else pipe.baseline_seeds)
-
-
 def collect_study(outputs_dir: str | Path, pipe: PipelineConfig, kind: str, protocols: list[str]) -> pd.DataFrame:
     """`collect_runs` over the study's methods (kind "runs", each with its seeds) or its Table 5 variants
     (kind "ablations": "full" and `pipeline.ablations`, seed 0), as `ralis.runner.study_jobs` trains them."""
     root = Path(outputs_dir) / kind
     if kind == "runs":
-        parts = [collect_runs(root, [m], protocols, method_seeds(pipe, m)) for m in pipe.methods]
+        parts = [collect_runs(root, [m], protocols, pipe.method_seeds(m)) for m in pipe.methods]
     else:
-        parts = [collect_runs(root, list(dict.fromkeys(["full", *pipe.ablations])), protocols, [0])]
+        parts = [collect_runs(root, pipe.table5_variants, protocols, [0])]
     return pd.concat(parts, ignore_index=True)
 
 

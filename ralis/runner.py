@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ralis.config import Params
+from ralis.io import atomic_dir
 from ralis.pipeline import PipelineConfig, run_dir, run_params, stage_params, stage_sections, study_variants
 
 __all__ = ["Job", "study_jobs", "run_inputs", "fingerprint", "run_jobs", "main", "BASELINE_FIELDS"]
@@ -71,9 +72,8 @@ def study_jobs(params: Params, pipe: PipelineConfig, outputs: Path) -> list[Job]
     """Every training of the study, longest-running kinds first (RALIS, then the baselines, then variants)."""
     jobs = []
     for method in pipe.methods:
-        seeds = pipe.seeds if method in ("ralis", "meanfusion") else pipe.baseline_seeds
         for protocol in pipe.protocols:
-            for seed in seeds:
+            for seed in pipe.method_seeds(method):
                 out = run_dir(outputs / "runs", method, protocol, seed)
                 jobs.append(Job("03_train", method, protocol, seed, out,
                                 outputs / "notebooks" / "03_train" / f"{method}-{protocol}-seed{seed}.ipynb",
@@ -178,8 +178,9 @@ def run_jobs(jobs: list[Job], params_file: Path, n_jobs: int, dry: bool = False)
         first.setdefault(key, job)
     print(f"train: {len(jobs)} runs: {len(kept)} up to date, {len(todo)} to train with {n_jobs} processes, "
           f"{len(copies)} identical to another run", flush=True)
+    done = {"kept": [j.label for j in kept], "train": [j.label for j in todo], "copy": [j.label for j in copies]}
     if dry:
-        return {"kept": [j.label for j in kept], "train": [j.label for j in todo], "copy": [j.label for j in copies]}
+        return done
     t0, count = time.perf_counter(), [0]
 
     def one(job: Job) -> None:
@@ -194,16 +195,13 @@ def run_jobs(jobs: list[Job], params_file: Path, n_jobs: int, dry: bool = False)
             pass
     for job in copies:  # same fingerprint as a trained run: copy its folder (and executed notebook)
         src = first[key_of[id(job)]]
-        tmp = job.out_dir.with_name(f".{job.out_dir.name}.copy")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(src.out_dir, tmp)
-        shutil.rmtree(job.out_dir, ignore_errors=True)
-        tmp.rename(job.out_dir)
+        with atomic_dir(job.out_dir) as tmp:
+            shutil.copytree(src.out_dir, tmp, dirs_exist_ok=True)
         job.executed.parent.mkdir(parents=True, exist_ok=True)
         if src.executed.is_file():
             shutil.copyfile(src.executed, job.executed)
         print(f"{job.label}: same run as {src.label} (copied)", flush=True)
-    return {"kept": [j.label for j in kept], "train": [j.label for j in todo], "copy": [j.label for j in copies]}
+    return done
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "seed_worker", "make_generator", "pick_device"]
+__all__ = ["seed_everything", "derive_seed", "make_generator", "pick_device"]
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -25,11 +25,9 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def seed_worker(worker_id: int) -> None:
-    """`worker_init_fn` for DataLoader: derive NumPy/random seeds from torch's per-worker seed."""
-    worker_seed = torch.initial_seed() % 2**32
-    np.random.seed(worker_seed)
-    random.seed(worker_seed)
+def derive_seed(seed: int, stream: int) -> int:
+    """A stable, independent seed for sub-stream `stream` of `seed` (training streams, augmenter forks)."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
 def make_generator(seed: int) -> torch.Generator:

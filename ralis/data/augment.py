@@ -20,6 +20,7 @@ from scipy.interpolate import CubicSpline
 from ralis.config import AugmentConfig
 from ralis.data.body import rotation_matrix
 from ralis.data.registry import ViewSpec
+from ralis.runtime import derive_seed
 
 __all__ = ["MODALITIES", "TRIPLET_MODALITIES", "check_modalities", "scale", "time_warp", "rotation_matrix",
            "rotate_triplets", "rotate_z", "flip_x", "Augmenter"]
@@ -101,7 +102,7 @@ class Augmenter:
 
     def fork(self, stream: int) -> Augmenter:
         """An augmenter with the same settings and an independent RNG stream (one per DataLoader)."""
-        seed = int(np.random.SeedSequence([self.seed, stream]).generate_state(1)[0])
+        seed = derive_seed(self.seed, stream)
         return Augmenter(self.view_specs, self.cfg, seed)
 
     def _ops(self, modality: str, rng: np.random.Generator) -> list:

@@ -24,6 +24,7 @@ from ralis.config import AugmentConfig
 from ralis.contract import MultiviewBatch
 from ralis.data.augment import TRIPLET_MODALITIES, check_modalities
 from ralis.data.registry import ViewSpec
+from ralis.runtime import derive_seed
 
 __all__ = ["BatchAugmenter", "warp_basis", "warp_batch", "rotation_batch", "rotate_triplets_batch"]
 
@@ -94,8 +95,7 @@ class BatchAugmenter:
 
     def fork(self, stream: int) -> BatchAugmenter:
         """An augmenter with the same settings and an independent RNG stream (one per training stream)."""
-        return BatchAugmenter(self.view_specs, self.cfg,
-                              int(np.random.SeedSequence([self.seed, stream]).generate_state(1)[0]))
+        return BatchAugmenter(self.view_specs, self.cfg, derive_seed(self.seed, stream))
 
     def _uniform(self, g: torch.Generator, size: tuple[int, ...], bound: float) -> torch.Tensor:
         return (torch.rand(size, generator=g, dtype=torch.float64) * 2 - 1) * bound

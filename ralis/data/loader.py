@@ -17,7 +17,7 @@ import torch
 from ralis.contract import MultiviewBatch
 from ralis.data.augment_batch import BatchAugmenter
 from ralis.data.store import WindowedSplit
-from ralis.runtime import make_generator
+from ralis.runtime import derive_seed, make_generator
 
 __all__ = ["BatchStream", "TrainStreams", "make_train_streams", "make_eval_loader", "stream_seed",
            "availability_order", "make_sorted_loader"]
@@ -77,7 +77,7 @@ class TrainStreams(NamedTuple):
 
 def stream_seed(seed: int, stream: int) -> int:
     """Stable derived seed of one stream (0 = classification, 1 = contrastive, 2 = Flex-MoE warm-up)."""
-    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
+    return derive_seed(seed, stream)
 
 
 def _train_stream(split: WindowedSplit, batch: int, seed: int, augmenter: BatchAugmenter | None,

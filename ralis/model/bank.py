@@ -5,7 +5,8 @@ views (V tensors [N, T_v, C_v]) + present [N, V] -> embeddings [V, N, D], exactl
 - One encoder per view (A14). Views with the same channel count and rate (hence the same window shape) run
   through ONE grouped `ResNet1D` call: a grouped convolution holds each view's weights, and BatchNorm takes
   each view's statistics from the rows where that view is present. This equals the per-view loop
-  (`reference_forward`, kept for the tests) to float rounding, and is 1.3-2x faster on a CPU (benchmarks/).
+  (`reference_forward`, kept for the tests) to float rounding, and took 0.87x its time on one CPU thread
+  (`benchmarks/training.py`).
 - `model.shared_encoder`: one encoder per (modality, channel count), called once per view on its present rows.
 - `magnorm`: Eq. (13) on each present embedding (RALIS, mean fusion and its contrastive variants).
 Missing rows are zeroed before the encoder, so arbitrary (even NaN) values there never reach an output.
@@ -99,9 +100,10 @@ class EncoderBank(nn.Module):
                     out[v] = grouped
                     continue
                 single = ResNet1D(grouped.in_channels, self.width, grouped.stem.conv.kernel_size[0],
-                                  len(grouped.blocks), grouped.blocks[0].drop.p).to(next(grouped.parameters()))
+                                  len(grouped.blocks), grouped.blocks[0].drop.p)
+                single = single.to(next(grouped.parameters()))  # the grouped encoder's device and dtype
                 # grouped tensors stack the views' weights on axis 0 ([G*D, ...]); view j owns block j
                 single.load_state_dict({name: t.clone() if t.dim() == 0 else t.chunk(len(members))[j].clone()
                                         for name, t in grouped.state_dict().items()})
-                out[v] = single.to(next(grouped.parameters())).train(grouped.training)  # same device and dtype
+                out[v] = single.train(grouped.training)
         return out
