@@ -47,6 +47,7 @@ class Prediction(NamedTuple):
     rows: np.ndarray  # indices of the scored samples (S_i ∩ Q non-empty)
     y_true: np.ndarray  # [n_scored]
     y_pred: np.ndarray  # [n_scored]
+    probs: np.ndarray  # [n_scored, n_classes] softmax of the fused logits
 
 
 def _method_device(method: MultiviewMethod) -> torch.device:
@@ -90,7 +91,7 @@ def predict_encoded(method: MultiviewMethod, encoded: EncodedSplit, keep: torch.
     method.eval()
     present = encoded.present & keep[None, :]  # [N, V]
     rows = present.any(dim=1).nonzero().flatten()
-    preds = []
+    preds, probs = [], []
     for start in range(0, len(rows), batch_size):
         idx = rows[start:start + batch_size]
         pres = present[idx]  # [n, V]
@@ -98,8 +99,10 @@ def predict_encoded(method: MultiviewMethod, encoded: EncodedSplit, keep: torch.
         z = torch.where(pres.T[:, :, None], z, torch.zeros_like(z))  # views outside S_i ∩ Q zeroed
         logits = method.predict(z.to(device), pres.to(device))  # [n, n_classes]
         preds.append(logits.argmax(dim=1).cpu())
+        probs.append(torch.softmax(logits.float(), dim=1).cpu())
     y_pred = torch.cat(preds).numpy() if preds else np.zeros(0, dtype=np.int64)
-    return Prediction(rows.numpy(), encoded.labels[rows].numpy(), y_pred)
+    prob = torch.cat(probs).numpy() if probs else np.zeros((0, method.n_classes), dtype=np.float32)
+    return Prediction(rows.numpy(), encoded.labels[rows].numpy(), y_pred, prob)
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
