@@ -10,8 +10,12 @@ lists these files as outputs / metrics / plots):
 
     checkpoint.pt       best checkpoint by validation macro-F1 (ralis.checkpoint)
     train_log.csv       per-epoch losses, valid_f1, diagnostics (also train_log.jsonl)
-    combinations.csv    test macro-F1 per view combination (also combinations.json)
-    metrics.json        test F1 per scenario (1 / half / all), best epoch, valid F1, window counts
+    combinations.csv    test macro-F1 and accuracy per view combination (also combinations.json)
+    confusion.csv       test confusion matrix (true x predicted class) of the all-views combination
+    metrics.json        test F1 and accuracy per scenario (1 / half / all), best epoch, valid F1, window counts
+
+Your own windows: `run_experiment(params, out_dir, data=from_arrays({"wrist": x}, labels))` (README "Your own
+sensors").
 
 The folder is written as a temporary sibling and renamed when every file is there, so it is either complete
 (`run_complete`) or absent; a failed run leaves a previous complete folder as it was.
@@ -23,14 +27,14 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from ralis.checkpoint import Checkpoint, load_checkpoint
 from ralis.config import Params
-from ralis.data.registry import ViewSpec, get_dataset
-from ralis.data.store import SPLITS, WindowedSplit, load_split
+from ralis.data.arrays import DatasetSplits, SplitRule, from_arrays
+from ralis.data.store import SPLITS, DatasetInfo, WindowedSplit, dataset_info, load_split
 from ralis.evaluate import CombinationResults, encode_split, evaluate_combinations, nan_to_none, scenario_size
 from ralis.io import atomic_dir, write_json
 from ralis.methods import MultiviewMethod, build_method
@@ -39,48 +43,21 @@ from ralis.runtime import pick_device, seed_everything
 from ralis.train import CHECKPOINT_NAME, LOG_CSV, LOG_JSONL, FitResult, fit
 
 __all__ = [
-    "DatasetInfo", "ExperimentResult", "OUTPUTS", "dataset_info", "select_views", "load_splits", "apply_missing",
-    "build_model", "fit", "evaluate", "load_checkpoint", "run_experiment", "run_complete", "Checkpoint", "FitResult",
+    "DatasetInfo", "DatasetSplits", "SplitRule", "ExperimentResult", "OUTPUTS", "dataset_info", "from_arrays",
+    "select_views", "load_splits", "load_data", "apply_missing", "build_model", "fit", "evaluate", "load_checkpoint",
+    "run_experiment", "run_complete", "Checkpoint", "FitResult",
 ]
 
 OUTPUTS = {
     "checkpoint": CHECKPOINT_NAME, "train_log_csv": LOG_CSV, "train_log_jsonl": LOG_JSONL,
-    "combinations_csv": "combinations.csv", "combinations_json": "combinations.json", "metrics": "metrics.json",
+    "combinations_csv": "combinations.csv", "combinations_json": "combinations.json", "confusion": "confusion.csv",
+    "metrics": "metrics.json",
 }
 
 
 def run_complete(out_dir: str | Path) -> bool:
     """Whether `out_dir` holds every file of `OUTPUTS` (what `run_experiment` writes)."""
     return all((Path(out_dir) / name).is_file() for name in OUTPUTS.values())
-
-
-class DatasetInfo(NamedTuple):
-    """What a method builder needs: the views (registry order) and the class names."""
-
-    key: str
-    views: tuple[ViewSpec, ...]
-    class_names: tuple[str, ...]
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def view_names(self) -> tuple[str, ...]:
-        return tuple(v.name for v in self.views)
-
-
-def dataset_info(split: WindowedSplit, dataset_key: str) -> DatasetInfo:
-    """View specs from the registry for the split's views, checked against the arrays' channel counts."""
-    spec = get_dataset(dataset_key)
-    views = []
-    for name, x in split.views.items():
-        vs = spec.view(name)
-        if vs.channels != x.shape[-1]:
-            raise ValueError(f"view '{name}' of dataset '{dataset_key}' has {x.shape[-1]} channels on disk but "
-                             f"{vs.channels} in the registry; rerun the windowing stage")
-        views.append(vs)
-    return DatasetInfo(dataset_key, tuple(views), tuple(split.class_names))
 
 
 def select_views(split: WindowedSplit, names: Sequence[str] | None) -> WindowedSplit:
@@ -105,9 +82,17 @@ def load_splits(params: Params) -> dict[str, WindowedSplit]:
     return {s: select_views(load_split(root, s), params.data.views) for s in SPLITS}
 
 
-def apply_missing(splits: dict[str, WindowedSplit], params: Params) -> tuple[dict[str, WindowedSplit],
-                                                                              dict[str, int]]:
-    """The missing-view protocol (params `missing`), one mask per split seeded with the run seed (§1.13).
+def load_data(params: Params) -> DatasetSplits:
+    """The windowed dataset of params `data` (splits with `data.views` applied, and its manifest's views)."""
+    splits = load_splits(params)
+    info = dataset_info(Path(params.data.windows_dir) / params.data.dataset, splits["train"])
+    return DatasetSplits(info, **splits)
+
+
+def apply_missing(splits: dict[str, WindowedSplit], params: Params, dataset_key: str | None = None
+                  ) -> tuple[dict[str, WindowedSplit], dict[str, int]]:
+    """The missing-view protocol (params `missing`), one mask per split seeded with the run seed (§1.13);
+    `dataset_key` (default `data.dataset`) picks the per-view rates of Table 6.
 
     Returns the masked splits (windows with no view left are removed, A5) and the removed counts.
     """
@@ -116,7 +101,7 @@ def apply_missing(splits: dict[str, WindowedSplit], params: Params) -> tuple[dic
     out, removed = {}, {}
     for name, split in splits.items():
         res = apply_protocol(split.present, params.missing.protocol, view_names=split.view_names, split=name,
-                             seed=params.train.seed, cfg=params.missing, dataset_key=params.data.dataset)
+                             seed=params.train.seed, cfg=params.missing, dataset_key=dataset_key or params.data.dataset)
         out[name] = split.subset(res.keep, present=res.present)
         removed[name] = int(res.n_removed)
     return out, removed
@@ -158,17 +143,25 @@ class ExperimentResult:
     metrics: dict[str, Any]
 
 
-def run_experiment(params: Params, out_dir: str | Path, progress: bool = True) -> ExperimentResult:
-    """One method x protocol x seed: load windows, mask, fit, evaluate the test split, write outputs.
+def run_experiment(params: Params, out_dir: str | Path, progress: bool = True, data: DatasetSplits | None = None
+                   ) -> ExperimentResult:
+    """One method x protocol x seed: load windows (or take `data`, e.g. from `from_arrays`), mask, fit, evaluate the
+    test split, write outputs.
 
     Everything is written into a temporary sibling of `out_dir` that replaces it only when complete."""
     out_dir = Path(out_dir)
-    splits, removed = apply_missing(load_splits(params), params)
+    data = load_data(params) if data is None else data
+    info = data.info
+    splits, removed = apply_missing(data.as_dict(), params, dataset_key=info.key)
     for name, split in splits.items():
         if len(split) == 0:
-            raise ValueError(f"split '{name}' of {params.data.dataset} has no window left after the "
+            raise ValueError(f"split '{name}' of {info.key} has no window left after the "
                              f"'{params.missing.protocol}' protocol")
-    info = dataset_info(splits["train"], params.data.dataset)
+    t = params.train
+    if len(splits["train"]) < max(t.cls_batch, t.con_batch):
+        raise ValueError(f"the training split of {info.key} has {len(splits['train'])} windows, fewer than one batch "
+                         f"(params.yaml train.cls_batch = {t.cls_batch}, train.con_batch = {t.con_batch}); lower the "
+                         "batch sizes or add data")
     for scenario in params.evaluate.scenarios:  # checked before training, not after it
         scenario_size(scenario, len(info.views))
     with atomic_dir(out_dir) as tmp:
@@ -186,9 +179,10 @@ def run_experiment(params: Params, out_dir: str | Path, progress: bool = True) -
 def _metrics(params: Params, info: DatasetInfo, fitted: FitResult, results: CombinationResults,
              splits: dict[str, WindowedSplit], removed: dict[str, int]) -> dict[str, Any]:
     metrics = {
-        "method": params.train.method, "dataset": params.data.dataset, "protocol": params.missing.protocol,
+        "method": params.train.method, "dataset": info.key, "protocol": params.missing.protocol,
         "seed": params.train.seed, "views": list(info.view_names), "test_f1": results.summary,
-        "scenario_k": results.scenario_k, "best_epoch": fitted.best_epoch, "best_valid_f1": fitted.best_valid_f1,
+        "test_accuracy": results.accuracy, "scenario_k": results.scenario_k, "best_epoch": fitted.best_epoch,
+        "best_valid_f1": fitted.best_valid_f1, "checkpoint_ties": params.train.checkpoint_ties,
         "epochs_run": fitted.epochs_run, "stopped_early": fitted.stopped_early,
         "windows": {k: len(v) for k, v in splits.items()}, "removed_windows": removed,
     }

@@ -35,13 +35,14 @@ Prob = Annotated[float, Range(ge=0, le=1)]
 DropoutP = Annotated[float, Range(ge=0, lt=1)]
 OpenProb = Annotated[float, Range(gt=0, lt=1)]
 Degrees = Annotated[float, Range(ge=0, le=180)]
-Dataset = Literal["synthetic", "dailysport", "realdisp", "upfall", "cmdfall"]  # = ralis.data.registry.REGISTRY
+Dataset = Literal["synthetic", "dailysport", "realdisp", "upfall", "cmdfall", "user"]  # REGISTRY + user
 Protocol = Literal["complete", "uniform", "per_view"]  # [P§5.2.1, §5.2.2, §5.4]
 Method = Literal["ralis", "meanfusion", "cmc", "cocoa", "flexmoe", "fusemoe", "shaspec", "gmu", "confu"]
 Reduction = Literal["sum", "mean"]  # eq. 4 sum | VSF mean (A3b)
 CocoaVariant = Literal["A", "B"]
 Gating = Literal["laplace", "softmax"]
 Schedule = Literal["constant", "cosine"]  # learning-rate schedule (ralis.train.lr_factor)
+TieRule = Literal["valid_loss", "later", "earlier"]  # checkpoint ties on validation F1 (ralis.train.fit)
 LossForm = Literal["looped", "batched"]  # methods.md §4 note 3
 Device = Annotated[str, Pattern(r"auto|cpu|mps|cuda(:\d+)?", "'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'")]
 Scenario = Annotated[str, Pattern(r"half|all|[1-9][0-9]*", "'half', 'all' or a number of views as a quoted "
@@ -56,8 +57,9 @@ STAGE_SECTIONS = ("pipeline", "results")  # params.yaml sections read by ralis.p
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: Dataset = "synthetic"  # registry key: synthetic | dailysport | realdisp | upfall | cmdfall
+    dataset: Dataset = "synthetic"  # registry key: synthetic | dailysport | realdisp | upfall | cmdfall | user
     raw_dir: str = "data/raw"  # where downloads / user-placed raw files live
+    user_dir: str = "data/user"  # dataset `user`: a folder with manifest.yaml and the recordings (data/user/README.md)
     windows_dir: str = "data/windows"  # windowed arrays per dataset and split
     views: list[str] | None = None  # subset of view names (None = all views of the dataset)
 
@@ -153,6 +155,8 @@ class TrainConfig:
     patience: PosInt | None = None  # early stopping after min_epochs (A11; VSF 30); None = off
     balanced_sampling: bool = False  # A13
     max_steps_per_epoch: PosInt | None = None  # cap for quick profiles; None = full epoch
+    max_steps: PosInt | None = None  # budget in optimiser steps (replaces max_epochs; the last epoch may be partial)
+    checkpoint_ties: TieRule = "valid_loss"  # equal validation F1: lower validation loss wins (paper silent, decision 40)
 
 
 @dataclass(frozen=True)

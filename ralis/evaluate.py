@@ -6,6 +6,9 @@ A sample with availability S_i receives S_i ∩ Q; samples with S_i ∩ Q empty 
 combination's F1 and counted (A10). A scenario with k views scores the mean of the per-combination
 macro-F1 over the C(V, k) combinations; predictions are never pooled across combinations.
 
+Next to macro-F1, each combination reports its accuracy; the confusion matrix (counts, true class x predicted
+class) is that of the all-views combination, i.e. every test window with all of its available views.
+
 Macro-F1 is sklearn's `f1_score(average="macro")` on the scored samples of one combination, i.e. over the
 union of the classes that occur in their ground truth or predictions (the author's VSF code; see
 docs/notes/training.md). A combination with no scored sample has F1 = NaN and is left out of the mean.
@@ -32,8 +35,9 @@ from ralis.io import atomic_path, write_json
 from ralis.methods import MultiviewMethod
 
 __all__ = [
-    "EncodedSplit", "Prediction", "CombinationResults", "encode_split", "predict_encoded", "macro_f1",
-    "view_combinations", "scenario_size", "evaluate_combinations", "fused_f1", "nan_to_none",
+    "EncodedSplit", "Prediction", "FusedScores", "CombinationResults", "encode_split", "predict_encoded", "macro_f1",
+    "accuracy", "confusion", "view_combinations", "scenario_size", "evaluate_combinations", "fused_scores", "fused_f1",
+    "nan_to_none",
 ]
 
 
@@ -112,13 +116,41 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
-def fused_f1(method: MultiviewMethod, split: WindowedSplit | EncodedSplit, batch_size: int = 256,
-             device: torch.device | str | None = None) -> float:
-    """Macro-F1 of the fused prediction with each sample's available views (the A11 checkpoint criterion);
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Fraction of correct predictions; NaN when there is no sample."""
+    return float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts [n_classes, n_classes]: row = true class, column = predicted class."""
+    out = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(out, (y_true, y_pred), 1)
+    return out
+
+
+class FusedScores(NamedTuple):
+    """Validation scores of the fused prediction with each sample's available views."""
+
+    f1: float  # macro-F1: the A11 checkpoint criterion
+    accuracy: float
+    loss: float  # mean cross-entropy of the fused prediction (the checkpoint tie-break, train.checkpoint_ties)
+
+
+def fused_scores(method: MultiviewMethod, split: WindowedSplit | EncodedSplit, batch_size: int = 256,
+                 device: torch.device | str | None = None) -> FusedScores:
+    """Macro-F1, accuracy and cross-entropy of the fused prediction with each sample's available views;
     `split` may be already encoded (`encode_split`)."""
     encoded = split if isinstance(split, EncodedSplit) else encode_split(method, split, batch_size, device)
     pred = predict_encoded(method, encoded, None, batch_size, device)
-    return macro_f1(pred.y_true, pred.y_pred)
+    p_true = pred.probs[np.arange(len(pred.y_true)), pred.y_true] if len(pred.y_true) else np.zeros(0)
+    loss = float(-np.log(np.clip(p_true, 1e-12, None)).mean()) if len(p_true) else float("nan")
+    return FusedScores(macro_f1(pred.y_true, pred.y_pred), accuracy(pred.y_true, pred.y_pred), loss)
+
+
+def fused_f1(method: MultiviewMethod, split: WindowedSplit | EncodedSplit, batch_size: int = 256,
+             device: torch.device | str | None = None) -> float:
+    """Macro-F1 of the fused prediction with each sample's available views (the A11 checkpoint criterion)."""
+    return fused_scores(method, split, batch_size, device).f1
 
 
 def view_combinations(n_views: int) -> list[tuple[int, ...]]:
@@ -141,24 +173,39 @@ def scenario_size(scenario: str, n_views: int) -> int:
 class CombinationResults:
     """Per-combination table and the per-scenario mean F1."""
 
-    rows: list[dict]  # combination ('+'-joined view names), k, n_scored, n_excluded, f1
+    rows: list[dict]  # combination ('+'-joined view names), k, n_scored, n_excluded, f1, accuracy
     summary: dict[str, float]  # scenario -> mean F1 over its C(V, k) combinations
     scenario_k: dict[str, int] = field(default_factory=dict)
     n_combinations: dict[str, int] = field(default_factory=dict)  # combinations with a finite F1
+    accuracy: dict[str, float] = field(default_factory=dict)  # scenario -> mean accuracy over its combinations
+    confusion: np.ndarray | None = None  # [n_classes, n_classes] counts of the all-views combination
+    class_names: tuple[str, ...] = ()
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=["combination", "k", "n_scored", "n_excluded", "f1"])
+        return pd.DataFrame(self.rows, columns=["combination", "k", "n_scored", "n_excluded", "f1", "accuracy"])
+
+    def confusion_frame(self) -> pd.DataFrame:
+        """The all-views confusion matrix with class names (index = true, columns = predicted)."""
+        if self.confusion is None:
+            raise ValueError("these results hold no confusion matrix")
+        names = list(self.class_names)
+        return pd.DataFrame(self.confusion, index=pd.Index(names, name="true"), columns=names)
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write combinations.csv and combinations.json under `out_dir` (atomic)."""
+        """Write combinations.csv, combinations.json and confusion.csv under `out_dir` (atomic)."""
         out_dir = Path(out_dir)
         csv = out_dir / "combinations.csv"
         with atomic_path(csv) as tmp:
             self.frame().to_csv(tmp, index=False)
         js = write_json(out_dir / "combinations.json", nan_to_none({
-            "combinations": self.rows, "summary": self.summary, "scenario_k": self.scenario_k,
-            "n_combinations": self.n_combinations}))
-        return {"csv": csv, "json": js}
+            "combinations": self.rows, "summary": self.summary, "accuracy": self.accuracy,
+            "scenario_k": self.scenario_k, "n_combinations": self.n_combinations}))
+        paths = {"csv": csv, "json": js}
+        if self.confusion is not None:
+            paths["confusion"] = out_dir / "confusion.csv"
+            with atomic_path(paths["confusion"]) as tmp:
+                self.confusion_frame().to_csv(tmp)
+        return paths
 
 
 def nan_to_none(obj: object) -> object:
@@ -181,19 +228,23 @@ def evaluate_combinations(method: MultiviewMethod, encoded: EncodedSplit, view_n
         raise ValueError(f"{len(view_names)} view names for embeddings of {n_views} views")
     if len(encoded.labels) and int(encoded.labels.max()) >= len(class_names):
         raise ValueError(f"label {int(encoded.labels.max())} out of range for {len(class_names)} classes")
-    rows = []
+    rows, matrix = [], None
     for combo in view_combinations(n_views):
         keep = torch.zeros(n_views, dtype=torch.bool)
         keep[list(combo)] = True
         pred = predict_encoded(method, encoded, keep, batch_size, device)
         rows.append({"combination": "+".join(view_names[i] for i in combo), "k": len(combo),
                      "n_scored": len(pred.rows), "n_excluded": len(encoded.labels) - len(pred.rows),
-                     "f1": macro_f1(pred.y_true, pred.y_pred)})
-    summary, sizes, counts = {}, {}, {}
+                     "f1": macro_f1(pred.y_true, pred.y_pred), "accuracy": accuracy(pred.y_true, pred.y_pred)})
+        if len(combo) == n_views:
+            matrix = confusion(pred.y_true, pred.y_pred, len(class_names))
+    summary, acc, sizes, counts = {}, {}, {}, {}
     for sc in scenarios:
         k = scenario_size(sc, n_views)
-        f1s = np.array([r["f1"] for r in rows if r["k"] == k], dtype=float)
-        finite = f1s[np.isfinite(f1s)]
-        summary[sc] = float(finite.mean()) if len(finite) else float("nan")
-        sizes[sc], counts[sc] = k, int(len(finite))
-    return CombinationResults(rows, summary, sizes, counts)
+        for key, out in (("f1", summary), ("accuracy", acc)):
+            values = np.array([r[key] for r in rows if r["k"] == k], dtype=float)
+            finite = values[np.isfinite(values)]
+            out[sc] = float(finite.mean()) if len(finite) else float("nan")
+        sizes[sc] = k
+        counts[sc] = int(np.isfinite([r["f1"] for r in rows if r["k"] == k]).sum())
+    return CombinationResults(rows, summary, sizes, counts, acc, matrix, tuple(class_names))

@@ -4,6 +4,7 @@
     table_bars            a Table 3-6 analogue as grouped bars (ours with std over seeds, paper as markers)
     training_curves       per-epoch losses and validation F1 of one run (train_log.csv)
     window_example        one multiview window (the input contract of ralis.contract)
+    confusion_matrix      a test confusion matrix, each row normalised to the true class's windows
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from matplotlib.figure import Figure
 
 from ralis.paper_tables import ROW_LABEL, SCENARIOS, TABLE_TITLE, scenario_labels
 
-__all__ = ["combination_heatmap", "table_bars", "training_curves", "window_example", "save_figure"]
+__all__ = ["combination_heatmap", "table_bars", "training_curves", "window_example", "confusion_matrix",
+           "save_figure"]
 
 
 def combination_heatmap(comb: pd.DataFrame, title: str = "", view_names: list[str] | None = None) -> Figure:
@@ -115,6 +117,28 @@ def window_example(views: dict[str, np.ndarray], present: np.ndarray, label: str
         ax.set_xticks([])
         ax.tick_params(labelsize=6)
     fig.suptitle(f"window {index}: {label}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(counts: pd.DataFrame, title: str = "") -> Figure:
+    """Rows = true class, columns = predicted class; colour = share of the row's windows (0-1), text = count."""
+    c = counts.to_numpy(dtype=float)
+    share = c / np.clip(c.sum(axis=1, keepdims=True), 1, None)
+    n = len(c)
+    fig, ax = plt.subplots(figsize=(2.5 + 0.42 * n, 2.0 + 0.38 * n))
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+    if n <= 25:
+        for (i, j), v in np.ndenumerate(c):
+            if v:
+                ax.text(j, i, f"{int(v)}", ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.6 else "black")
+    ax.set_xticks(range(n), list(counts.columns), rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(n), list(counts.index), fontsize=7)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or "Test confusion matrix", fontsize=9)
+    fig.colorbar(im, ax=ax, label="share of the true class", fraction=0.046, pad=0.04)
     fig.tight_layout()
     return fig
 

@@ -39,7 +39,7 @@ __all__ = [
     "PipelineConfig", "ResultsConfig", "ABLATION_VARIANTS", "ALL_METHODS", "BASELINES", "PROTOCOLS",
     "smoke_params", "smoke_pipeline", "stage_params", "stage_sections", "apply_variant", "sensitivity_point",
     "sensitivity_grid", "sensitivity_variants", "study_variants", "run_params", "run_dir",
-    "windows_root", "receipt_path", "write_receipt", "ensure_windows", "ensure_runs",
+    "windows_root", "dataset_spec", "receipt_path", "write_receipt", "ensure_windows", "ensure_runs",
 ]
 
 # PROTOCOLS (Table 3 / Tables 4-5 / Table 6) and the method names come from ralis.config, their one home
@@ -227,6 +227,19 @@ def windows_root(params: Params) -> Path:
     return Path(params.data.windows_dir) / params.data.dataset
 
 
+def dataset_spec(params: Params) -> Any:
+    """The `DatasetSpec` of params `data`: a registry entry, or for `user` the one `{data.user_dir}/manifest.yaml`
+    describes (checked: a bad manifest raises ValueError naming the key)."""
+    from ralis.data.registry import get_dataset
+
+    if params.data.dataset != "user":
+        return get_dataset(params.data.dataset)
+    from ralis.data.manifest import load_user_manifest
+    from ralis.data.user import user_spec
+
+    return user_spec(load_user_manifest(params.data.user_dir), params)
+
+
 def receipt_path(params: Params) -> Path:
     """The download stage's output: `{raw_dir}/{dataset}.json` (the raw files stay in `{raw_dir}/{dataset}/`)."""
     return Path(params.data.raw_dir) / f"{params.data.dataset}.json"
@@ -240,15 +253,14 @@ def write_receipt(params: Params, folder: str | Path) -> dict[str, Any]:
     dataset nothing is downloaded (it is simulated in the windowing stage) and the receipt lists no file.
     """
     from ralis.data.download import sha256sum
-    from ralis.data.registry import get_dataset
     from ralis.io import write_json
 
-    spec = get_dataset(params.data.dataset)
+    spec = dataset_spec(params)
     folder = Path(folder)
     files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
     receipt = {
         "dataset": spec.key, "obtain": spec.obtain, "source": spec.url or "generated", "licence": spec.licence,
-        "folder": f"{Path(params.data.raw_dir).name}/{spec.key}" if files else None,
+        "folder": (spec.root or f"{Path(params.data.raw_dir).name}/{spec.key}") if files else None,
         "files": [{"path": p.relative_to(folder).as_posix(), "bytes": p.stat().st_size, "sha256": sha256sum(p)}
                   for p in files],
     }
@@ -265,9 +277,8 @@ def ensure_windows(params: Params, create: bool) -> dict[str, Any]:
         if not create:
             raise FileNotFoundError(f"{root}/manifest.json is missing; run `dvc repro windowing` first")
         from ralis.data.prepare import fetch_dataset, prepare_windows
-        from ralis.data.registry import get_dataset
 
-        write_receipt(params, fetch_dataset(get_dataset(params.data.dataset), params.data.raw_dir))
+        write_receipt(params, fetch_dataset(dataset_spec(params), params.data.raw_dir))
         prepare_windows(params, progress=False)
     return load_manifest(root)
 

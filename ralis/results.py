@@ -32,7 +32,8 @@ from ralis.pipeline import PipelineConfig, run_dir
 
 __all__ = ["collect_runs", "collect_combinations", "study_combinations", "table_sources", "summarize",
            "compare_with_paper", "format_table", "build_tables", "collect_study", "load_analyses",
-           "results_metrics", "write_metrics", "to_markdown", "write_tables"]
+           "accuracy_table", "accuracy_metrics", "study_confusion", "results_metrics", "write_metrics", "to_markdown",
+           "write_tables"]
 
 
 def _read_metrics(path: Path) -> dict:
@@ -75,6 +76,45 @@ def study_combinations(outputs_dir: str | Path, pipe: PipelineConfig, protocol: 
     """`collect_combinations` of every method of the study under `protocol`, each with its own seeds."""
     return pd.concat([collect_combinations(Path(outputs_dir) / "runs", [m], protocol, pipe.method_seeds(m))
                       for m in pipe.methods], ignore_index=True)
+
+
+def accuracy_table(outputs_dir: str | Path, pipe: PipelineConfig, protocol: str, decimals: int = 2) -> pd.DataFrame:
+    """Test accuracy (%) per method (rows) and scenario (columns) under `protocol`, "mean ± std" over seeds."""
+    recs = []
+    for m in pipe.methods:
+        for seed in pipe.method_seeds(m):
+            acc = _read_metrics(run_dir(Path(outputs_dir) / "runs", m, protocol, seed) / "metrics.json")
+            for sc in SCENARIOS:
+                value = acc.get("test_accuracy", {}).get(sc)
+                recs.append({"row": m, "scenario": sc, "f1": np.nan if value is None else float(value)})
+    summary = summarize(pd.DataFrame(recs, columns=["row", "scenario", "f1"]))
+    wide = summary.assign(cell=[_pm(m, s, decimals) for m, s in zip(summary["mean"], summary["std"])])
+    out = wide.pivot(index="row", columns="scenario", values="cell").reindex(index=pipe.methods, columns=SCENARIOS)
+    out.index.name = f"accuracy (%), {protocol}"
+    return out
+
+
+def accuracy_metrics(outputs_dir: str | Path, pipe: PipelineConfig, protocol: str) -> dict:
+    """DVC metrics: {"accuracy": {method: {acc_<scenario>: mean test accuracy over seeds (fraction)}}}."""
+    out: dict[str, dict] = {}
+    for m in pipe.methods:
+        runs = [_read_metrics(run_dir(Path(outputs_dir) / "runs", m, protocol, s) / "metrics.json")
+                for s in pipe.method_seeds(m)]
+        for sc in SCENARIOS:
+            values = [r["test_accuracy"][sc] for r in runs if r.get("test_accuracy", {}).get(sc) is not None]
+            out.setdefault(m, {})[f"acc_{sc}"] = round(float(np.mean(values)), 6) if values else None
+    return {"accuracy": out}
+
+
+def study_confusion(outputs_dir: str | Path, method: str, protocol: str, seeds: list[int]) -> pd.DataFrame:
+    """The all-views test confusion matrix of `method` (counts summed over seeds; index true, columns predicted)."""
+    frames = []
+    for seed in seeds:
+        path = run_dir(Path(outputs_dir) / "runs", method, protocol, seed) / "confusion.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing; run its training stage first (`dvc repro`)")
+        frames.append(pd.read_csv(path, index_col=0))
+    return sum(frames[1:], frames[0])
 
 
 def table_sources(pipe: PipelineConfig) -> dict[str, list[tuple[str, str]]]:

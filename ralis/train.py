@@ -2,14 +2,18 @@
 
 One step draws a classification batch and a contrastive batch (16 + 16 [P Table 2]) from two seeded loaders
 over the same labelled training set (A4) and makes ONE call to `method.training_losses`, then one Adam step.
-An epoch has min(len(cls), len(con)) steps, optionally capped by `train.max_steps_per_epoch`.
+An epoch has min(len(cls), len(con)) steps, optionally capped by `train.max_steps_per_epoch`. The budget is
+`train.max_epochs`, or `train.max_steps` optimiser steps when set (then the last epoch may be partial); a warning
+says when an epoch has fewer than `FEW_STEPS` steps (small datasets: give the budget in steps).
 After every epoch the validation macro-F1 of the fused prediction with each sample's available views is
 computed (A11); the best checkpoint is the best such F1 among epochs >= `train.min_epochs` ("at least 20
-epochs, best checkpoint on validation" [P§5.1.3]); ties keep the earlier epoch. Optional early stopping
-(`train.patience`) counts epochs without improvement and only acts from `min_epochs` on.
+epochs, best checkpoint on validation" [P§5.1.3]). Equal F1 (frequent on small validation sets, where it
+saturates at 1.0) is settled by `train.checkpoint_ties`: the lower validation loss (default), the later or the
+earlier epoch. Optional early stopping (`train.patience`) counts epochs without improvement and only acts from
+`min_epochs` on.
 
 Per-epoch log (DVC plots): `train_log.csv` and `train_log.jsonl` with columns epoch, steps, total, every
-`LossTerms.terms` key, valid_f1, is_best and the flattened `LossTerms.logs` diagnostics averaged over the
+`LossTerms.terms` key, valid_f1, valid_acc, valid_loss, is_best and the flattened `LossTerms.logs` diagnostics averaged over the
 epoch (att_w_<view>, gate_single_<e>, gate_fused_<e>, ...). Both files are rewritten atomically per epoch.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,17 +36,19 @@ from tqdm.auto import tqdm
 from ralis.checkpoint import save_checkpoint
 from ralis.config import Params, TrainConfig
 from ralis.data.store import WindowedSplit
-from ralis.evaluate import EncodedSplit, encode_split, fused_f1
+from ralis.evaluate import EncodedSplit, FusedScores, encode_split, fused_scores
 from ralis.io import atomic_path, write_text
 from ralis.methods import MultiviewMethod
 from ralis.runtime import pick_device, seed_everything
 
-__all__ = ["FitResult", "fit", "lr_factor", "flatten_logs", "CHECKPOINT_NAME", "LOG_CSV", "LOG_JSONL"]
+__all__ = ["FitResult", "fit", "lr_factor", "flatten_logs", "epoch_budget", "improves", "CHECKPOINT_NAME", "LOG_CSV",
+           "LOG_JSONL", "FEW_STEPS"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 QUIET_ENV = "RALIS_QUIET"  # set (by ralis.runner): per-epoch lines only, no progress bars
 LOG_CSV = "train_log.csv"
 LOG_JSONL = "train_log.jsonl"
+FEW_STEPS = 10  # an epoch with fewer optimiser steps than this triggers a warning
 
 # LossTerms.logs keys whose vector has one entry per view, and the column prefix used for them
 _PER_VIEW_LOGS = {"att_weights": "att_w"}
@@ -106,7 +113,7 @@ def _check_protocol(params: Params) -> None:
     t = params.train
     if t.max_epochs < 1:
         raise ValueError(f"params.yaml train.max_epochs must be >= 1, got {t.max_epochs}")
-    if not 1 <= t.min_epochs <= t.max_epochs:
+    if t.max_steps is None and not 1 <= t.min_epochs <= t.max_epochs:
         raise ValueError(f"params.yaml train.min_epochs = {t.min_epochs} must lie in [1, train.max_epochs = "
                          f"{t.max_epochs}]; lower min_epochs or raise max_epochs (quick profiles: e.g. 3 / 10)")
     if t.patience is not None and t.patience < 1:
@@ -115,10 +122,33 @@ def _check_protocol(params: Params) -> None:
         raise ValueError(f"params.yaml train.max_steps_per_epoch must be null or >= 1, got {t.max_steps_per_epoch}")
 
 
+def epoch_budget(t: TrainConfig, steps_per_epoch: int) -> tuple[int, int]:
+    """(epochs, total optimiser steps): `max_epochs` full epochs, or `max_steps` steps in ceil(max_steps /
+    steps_per_epoch) epochs. Raises ValueError when that leaves fewer epochs than `min_epochs`."""
+    if t.max_steps is None:
+        return t.max_epochs, t.max_epochs * steps_per_epoch
+    epochs = math.ceil(t.max_steps / steps_per_epoch)
+    if epochs < t.min_epochs:
+        raise ValueError(f"params.yaml train.max_steps = {t.max_steps} gives {epochs} epoch(s) at {steps_per_epoch} "
+                         f"steps per epoch, fewer than train.min_epochs = {t.min_epochs}; lower min_epochs or raise "
+                         "max_steps")
+    return epochs, t.max_steps
+
+
+def improves(t: TrainConfig, scores: FusedScores, best: FusedScores | None) -> bool:
+    """Whether this epoch's validation scores beat the best so far: higher F1, or equal F1 settled by
+    `train.checkpoint_ties` (lower validation loss, the later epoch, or the earlier epoch)."""
+    if best is None or scores.f1 > best.f1:
+        return True
+    if scores.f1 < best.f1:
+        return False
+    return {"valid_loss": scores.loss < best.loss, "later": True, "earlier": False}[t.checkpoint_ties]
+
+
 def lr_factor(t: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
     """Learning-rate multiplier of optimiser step s (0-based): 1 for `constant` [P Table 2]; for `cosine`, a linear
-    warm-up over `warmup_epochs`, then a cosine decay that reaches 0 after `max_epochs` epochs."""
-    total = t.max_epochs * steps_per_epoch
+    warm-up over `warmup_epochs`, then a cosine decay that reaches 0 at the end of the budget (`epoch_budget`)."""
+    total = epoch_budget(t, steps_per_epoch)[1]
     warm = min(round(t.warmup_epochs * steps_per_epoch), total - 1)
     if t.lr_schedule == "constant":
         return lambda s: 1.0
@@ -164,26 +194,33 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
     cls_loader, con_loader = streams
     warmup = method.sorted_warmup_epochs  # Flex-MoE: sorted, unshuffled classification batches first
     sorted_loader = make_sorted_loader(train_split, t.cls_batch, t.seed, augmenter) if warmup > 0 else None
-    n_steps = min(len(cls_loader), len(con_loader))
+    n_steps = full_steps = min(len(cls_loader), len(con_loader))
     if t.max_steps_per_epoch is not None:
         n_steps = min(n_steps, t.max_steps_per_epoch)
     if n_steps == 0:
         raise ValueError(f"the training split has {len(train_split)} windows, fewer than one batch of "
                          f"train.cls_batch={t.cls_batch} / train.con_batch={t.con_batch}; lower the batch sizes")
+    n_epochs, budget = epoch_budget(t, n_steps)
+    if full_steps < FEW_STEPS and t.max_steps is None:  # a deliberate cap (max_steps_per_epoch) is not warned about
+        warnings.warn(f"an epoch has only {full_steps} optimiser step(s) ({len(train_split)} training windows, batches of "
+                      f"train.cls_batch={t.cls_batch} / con_batch={t.con_batch}); {n_epochs} epochs are {budget} steps "
+                      "in all. On a small dataset give the budget in steps (train.max_steps) or lower the batch sizes",
+                      stacklevel=2)
     optimizer = torch.optim.Adam(method.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(t, n_steps))
 
     history: list[dict[str, Any]] = []
-    best_epoch, best_f1, best_state, stale, stopped = 0, -math.inf, None, 0, False
-    for epoch in range(1, t.max_epochs + 1):
+    best_epoch, best, best_state, stale, stopped, done = 0, None, None, 0, False, 0
+    for epoch in range(1, n_epochs + 1):
+        epoch_steps = min(n_steps, budget - done)  # the last epoch of a step budget may be partial
         method.train()
         terms, diags = _Mean(), _Mean()
         epoch_lr = optimizer.param_groups[0]["lr"]  # at the epoch's first step (logged)
         cls_stream = sorted_loader if epoch <= warmup else cls_loader
-        bar = tqdm(zip(cls_stream, con_loader), total=n_steps, desc=f"epoch {epoch}/{t.max_epochs}",
+        bar = tqdm(zip(cls_stream, con_loader), total=epoch_steps, desc=f"epoch {epoch}/{n_epochs}",
                    disable=not progress or QUIET_ENV in os.environ, leave=False)  # no bars in executed notebooks
         for step, (cls, con) in enumerate(bar):
-            if step >= n_steps:
+            if step >= epoch_steps:
                 break
             losses = method.training_losses(cls.to(device), con.to(device))
             if not torch.isfinite(losses.total):
@@ -197,20 +234,23 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
             diags.add(flatten_logs(losses.logs, method.view_names))
             bar.set_postfix(loss=f"{float(losses.total.detach()):.3f}")
         bar.close()
+        done += epoch_steps
 
         encoded = encode_split(method, valid_split, params.evaluate.batch_size, device)  # once, for both uses
-        valid_f1 = fused_f1(method, encoded, params.evaluate.batch_size, device)
+        scores = fused_scores(method, encoded, params.evaluate.batch_size, device)
         extra = dict(on_epoch_end(epoch, method, encoded) or {}) if on_epoch_end is not None else {}
-        improved = epoch >= t.min_epochs and valid_f1 > best_f1
+        improved = epoch >= t.min_epochs and improves(t, scores, best)
         if improved:
-            best_epoch, best_f1, stale = epoch, valid_f1, 0
+            best_epoch, best, stale = epoch, scores, 0
             best_state = {k: v.detach().cpu().clone() for k, v in method.state_dict().items()}
             save_checkpoint(out_dir / CHECKPOINT_NAME, method, method_name=method_name, params=params,
-                            class_names=train_split.class_names, epoch=epoch, valid_f1=valid_f1)
+                            class_names=train_split.class_names, epoch=epoch, valid_f1=scores.f1)
         elif epoch >= t.min_epochs:
             stale += 1
-        history.append({"epoch": epoch, "steps": n_steps, "lr": epoch_lr, **terms.means(), "valid_f1": valid_f1,
-                        "is_best": int(improved), **diags.means(), **extra}
+        valid_f1 = scores.f1
+        history.append({"epoch": epoch, "steps": epoch_steps, "lr": epoch_lr, **terms.means(), "valid_f1": valid_f1,
+                        "valid_acc": scores.accuracy, "valid_loss": scores.loss, "is_best": int(improved),
+                        **diags.means(), **extra}
                        | ({"sorted_warmup": int(epoch <= warmup)} if warmup > 0 else {}))
         _write_logs(out_dir, history)
         if progress:  # one line per epoch (also where bars are off)
@@ -220,8 +260,8 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
             stopped = True
             break
 
-    if best_state is None:  # cannot happen: min_epochs <= max_epochs and F1 is finite
+    if best_state is None or best is None:  # cannot happen: min_epochs <= the epochs run
         raise RuntimeError("no epoch reached train.min_epochs; no checkpoint was saved")
     method.load_state_dict(best_state)
     method.eval()
-    return FitResult(best_epoch, best_f1, len(history), stopped, out_dir / CHECKPOINT_NAME, history)
+    return FitResult(best_epoch, best.f1, len(history), stopped, out_dir / CHECKPOINT_NAME, history)

@@ -28,8 +28,9 @@ PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 # Sections (or single keys) each stage's notebook reads from params.yaml, and the keys it may leave untracked:
 # keys the matrix overrides (-p method/protocol/seed) and keys the stage's code does not read.
 READS = {
-    "download": (["data.dataset", "data.raw_dir"], []),
-    "windowing": (["data.dataset", "data.raw_dir", "data.windows_dir", "synthetic", "windowing"], []),
+    "download": (["data.dataset", "data.raw_dir", "data.user_dir"], []),
+    "windowing": (["data.dataset", "data.raw_dir", "data.user_dir", "data.windows_dir", "synthetic", "windowing"],
+                  []),
     # the runner: every run's params (it sets train.method / train.seed / missing.protocol per run) and the study
     "train": (["data.dataset", "data.windows_dir", "data.views", "missing", "augment", "model", "ablation", "loss",
                "train", "evaluate", "baselines", "pipeline", "analysis.sens_experts", "analysis.sens_top_k",

@@ -58,8 +58,8 @@ def vote_split(n: int, seed: int, drop: float):
     return split, votes
 
 
-def slow_vote_f1(votes, present, labels, combo):
-    """Independent loop: S_i ∩ Q, exclusion of empty intersections, weighted vote, sklearn macro-F1."""
+def slow_vote_predictions(votes, present, labels, combo):
+    """Independent loop: S_i ∩ Q, exclusion of empty intersections, weighted vote -> (y_true, y_pred)."""
     y_true, y_pred = [], []
     for i in range(len(labels)):
         views = [v for v in combo if present[i, v]]
@@ -70,6 +70,12 @@ def slow_vote_f1(votes, present, labels, combo):
             score[votes[i, v]] += 1.0 + 0.1 * v
         y_true.append(labels[i])
         y_pred.append(int(np.argmax(score)))
+    return y_true, y_pred
+
+
+def slow_vote_f1(votes, present, labels, combo):
+    """sklearn macro-F1 of the slow loop's predictions, and the number of scored samples."""
+    y_true, y_pred = slow_vote_predictions(votes, present, labels, combo)
     if not y_true:
         return float("nan"), 0
     return f1_score(y_true, y_pred, average="macro"), len(y_true)
@@ -100,10 +106,18 @@ def test_per_combination_f1_and_summary_match_independent_loop():
         f1, n_scored = slow_vote_f1(votes, split.present, split.labels, combo)
         assert row.n_scored == n_scored and row.n_excluded == 90 - n_scored and row.k == len(combo)
         assert row.f1 == pytest.approx(f1, abs=1e-12)
+        y_true, y_pred = slow_vote_predictions(votes, split.present, split.labels, combo)
+        assert row.accuracy == pytest.approx(sum(a == b for a, b in zip(y_true, y_pred)) / len(y_true), abs=1e-12)
     assert table.n_excluded.max() > 0  # missing data really excluded samples
     for sc, k in (("1", 1), ("half", 2), ("all", 3)):
         assert res.scenario_k[sc] == k
         assert res.summary[sc] == pytest.approx(table[table.k == k].f1.mean(), abs=1e-12)
+        assert res.accuracy[sc] == pytest.approx(table[table.k == k].accuracy.mean(), abs=1e-12)
+    slow = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)  # all-views confusion, true x predicted
+    for t, p in zip(*slow_vote_predictions(votes, split.present, split.labels, (0, 1, 2))):
+        slow[t, p] += 1
+    assert (res.confusion == slow).all() and res.confusion.sum() == 90
+    assert list(res.confusion_frame().columns) == list(CLASSES)
 
 
 def test_combination_with_no_scored_sample_is_nan_and_left_out_of_the_mean(tmp_path):
@@ -118,7 +132,8 @@ def test_combination_with_no_scored_sample_is_nan_and_left_out_of_the_mean(tmp_p
     assert res.n_combinations["1"] == 2 and res.summary["1"] == pytest.approx(singles.mean())
     paths = res.save(tmp_path)
     assert read_json(paths["json"])["combinations"][0]["f1"] is None  # NaN written as JSON null
-    assert pd.read_csv(paths["csv"]).shape == (7, 5)
+    assert pd.read_csv(paths["csv"]).shape == (7, 6)
+    assert pd.read_csv(paths["confusion"], index_col=0).to_numpy().sum() == 30
 
 
 def test_encoders_run_once_per_window_not_per_combination():

@@ -112,13 +112,10 @@ RUN_VIEWS = ["waist", "pose3d"]  # 2 of the synthetic views: 3 combinations, a r
 
 @pytest.fixture(scope="module")
 def windows(tmp_path_factory) -> Path:
-    from ralis.data.registry import get_dataset
-    from ralis.data.store import save_split
+    from tests.train_fixtures import write_windows
 
     root = tmp_path_factory.mktemp("windows")
-    views = get_dataset("synthetic").views
-    for seed, (split, size) in enumerate(zip(("train", "valid", "test"), (32, 16, 16))):
-        save_split(root / "synthetic", split, make_split(size, seed, views=views))
+    write_windows(root, (32, 16, 16))
     return root
 
 

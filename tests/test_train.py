@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -14,10 +16,10 @@ from ralis.baselines.meanfusion import MeanFusion
 from ralis.checkpoint import load_checkpoint, save_checkpoint
 from ralis.config import ModelConfig
 from ralis.contract import MultiviewBatch
-from ralis.evaluate import encode_split, fused_f1, predict_encoded
+from ralis.evaluate import FusedScores, encode_split, fused_f1, predict_encoded
 from ralis.methods import LossTerms, build_method
-from ralis.train import LOG_CSV, LOG_JSONL, fit, flatten_logs
-from tests.train_fixtures import CLASSES, VIEWS, make_split, one_thread, tiny_params
+from ralis.train import LOG_CSV, LOG_JSONL, fit, flatten_logs, lr_factor
+from tests.train_fixtures import CLASSES, VIEWS, make_split, one_thread, tiny_params, write_windows
 
 TINY_MODEL = ModelConfig(width=16, kernel_size=3, n_blocks=2, dropout=0.0, expert_hidden=16)
 
@@ -125,9 +127,9 @@ def test_sorted_warmup_epochs_draw_full_view_windows_first_then_shuffle(tmp_path
     assert pd.read_csv(tmp_path / LOG_CSV).sorted_warmup.tolist() == [1, 1, 0]
 
 
-def _scripted_f1(monkeypatch, values):
-    it = iter(values)
-    monkeypatch.setattr(train_mod, "fused_f1", lambda *a, **k: next(it))
+def _scripted_f1(monkeypatch, values, losses=None):
+    it = iter(zip(values, losses or [0.0] * len(values)))
+    monkeypatch.setattr(train_mod, "fused_scores", lambda *a, **k: FusedScores(*(lambda f, l: (f, f, l))(*next(it))))
 
 
 def test_best_checkpoint_only_among_epochs_from_min_epochs(tmp_path, monkeypatch):
@@ -135,9 +137,36 @@ def test_best_checkpoint_only_among_epochs_from_min_epochs(tmp_path, monkeypatch
     _scripted_f1(monkeypatch, [0.9, 0.1, 0.2, 0.5, 0.5, 0.3])
     res = fit(_method(tiny_params()), train, train, tiny_params(max_epochs=6, min_epochs=3, max_steps_per_epoch=1),
               tmp_path, progress=False)
-    assert (res.best_epoch, res.best_valid_f1, res.epochs_run) == (4, 0.5, 6)  # not epoch 1; ties keep epoch 4
+    assert (res.best_epoch, res.best_valid_f1, res.epochs_run) == (4, 0.5, 6)  # not epoch 1; equal losses: epoch 4
     assert [r["is_best"] for r in res.history] == [0, 0, 1, 1, 0, 0]
     assert load_checkpoint(res.checkpoint_path).epoch == 4
+
+
+@pytest.mark.parametrize("rule, best", [("valid_loss", 3), ("later", 5), ("earlier", 2)])
+def test_checkpoint_ties_on_a_saturated_validation_f1(tmp_path, monkeypatch, rule, best):
+    _scripted_f1(monkeypatch, [0.5, 1.0, 1.0, 1.0, 1.0], losses=[0.9, 0.4, 0.1, 0.3, 0.2])
+    res = fit(_method(tiny_params()), make_split(16, seed=5), make_split(16, seed=5),
+              tiny_params(max_epochs=5, min_epochs=1, max_steps_per_epoch=1, checkpoint_ties=rule), tmp_path,
+              progress=False)
+    assert res.best_epoch == best and load_checkpoint(res.checkpoint_path).epoch == best
+    assert pd.read_csv(tmp_path / LOG_CSV).valid_loss.tolist() == pytest.approx([0.9, 0.4, 0.1, 0.3, 0.2])
+
+
+def test_a_step_budget_sets_the_epochs_and_the_last_epoch_may_be_partial(tmp_path):
+    with pytest.warns(UserWarning, match="an epoch has only 3 optimiser step.*train.max_steps"):  # 24 / batches of 8
+        fit(_method(tiny_params()), make_split(24, seed=3), make_split(16, seed=4), tiny_params(), tmp_path,
+            progress=False)
+    params = tiny_params(max_steps=8, min_epochs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a step budget is the answer to short epochs: no warning
+        res = fit(_method(params), make_split(24, seed=3), make_split(16, seed=4), params, tmp_path, progress=False)
+    assert [r["steps"] for r in res.history] == [3, 3, 2] and res.epochs_run == 3
+    assert lr_factor(params.train, 3)(7) == 1.0  # constant schedule; cosine ends at the budget:
+    cos = replace(params.train, lr_schedule="cosine")
+    assert lr_factor(cos, 3)(8) == pytest.approx(0.0) and lr_factor(cos, 3)(4) > 0.4
+    with pytest.raises(ValueError, match="train.max_steps = 2 gives 1 epoch"):
+        fit(_method(params), make_split(24, seed=3), make_split(16, seed=4),
+            tiny_params(max_steps=2, min_epochs=2), tmp_path, progress=False)
 
 
 def test_early_stopping_counts_only_after_min_epochs(tmp_path, monkeypatch):
@@ -234,13 +263,7 @@ def test_meanfusion_loss_uses_only_the_classification_rows():
 
 # ---------------------------------------------------------------- public API
 def _write_windows(root, n=(48, 24, 30)):
-    from ralis.data.registry import get_dataset
-    from ralis.data.store import save_split
-
-    views = get_dataset("synthetic").views
-    for seed, (split, size) in enumerate(zip(("train", "valid", "test"), n)):
-        save_split(root / "synthetic", split, make_split(size, seed, views=views))
-    return views
+    return write_windows(root, n)
 
 
 def test_run_experiment_writes_the_stable_layout(tmp_path):

@@ -50,3 +50,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def write_windows(root, sizes: tuple[int, int, int] = (48, 24, 30), key: str = "synthetic",
+                  views: tuple[ViewSpec, ...] | None = None) -> tuple[ViewSpec, ...]:
+    """A windows folder `root/key/` as the windowing stage writes it: train / valid / test .npz and manifest.json
+    (views default to the synthetic dataset's)."""
+    from pathlib import Path
+
+    from ralis.data.registry import get_dataset
+    from ralis.data.store import save_split, view_entry, write_manifest
+
+    views = views or get_dataset("synthetic").views
+    splits = {name: make_split(size, seed, views=views) for seed, (name, size) in
+              enumerate(zip(("train", "valid", "test"), sizes))}
+    for name, ws in splits.items():
+        save_split(Path(root) / key, name, ws)
+    write_manifest(Path(root) / key, {"dataset": key, "views": [view_entry(v, splits["train"]) for v in views],
+                                      "class_names": list(CLASSES)})
+    return views

@@ -167,6 +167,8 @@ def fetch_dataset(spec: DatasetSpec, raw_dir: str | Path, timeout_s: float = CON
         return raw_dir / spec.key  # nothing stored: the simulator runs in the windowing stage
     if spec.obtain == "download":
         return _fetch_archive(spec, raw_dir, timeout_s)
+    if spec.obtain == "files":  # your own dataset: ralis.data.user checked its manifest and files (dataset_spec)
+        return Path(spec.root or "")
     if spec.key == "upfall":
         return check_upfall(raw_dir / "upfall", spec.url)
     if spec.key == "cmdfall":

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ralis.config import PROTOCOLS, MissingConfig
-from ralis.data.registry import get_dataset
+from ralis.data.registry import REGISTRY
 
 __all__ = ["PROTOCOLS", "NATURAL_MISSING", "MaskResult", "uniform_drop_prob", "drop_rates", "mask_rng",
            "apply_protocol", "mask_counts", "protocol_counts"]
@@ -50,7 +50,8 @@ def drop_rates(protocol: str, view_names: Sequence[str], cfg: MissingConfig, dat
     if dataset_key in NATURAL_MISSING:
         raise ValueError(f"missing.protocol = per_view is not defined for {dataset_key!r} (its missingness is "
                          "natural, §5.4); use complete or uniform")
-    table = cfg.per_view_rates.get(dataset_key) or get_dataset(dataset_key).view_rates_table6
+    known = REGISTRY[dataset_key].view_rates_table6 if dataset_key in REGISTRY else {}  # user datasets: none
+    table = cfg.per_view_rates.get(dataset_key) or known
     absent = [n for n in view_names if n not in table]
     if absent:
         raise ValueError(f"no per-view drop rate for view(s) {absent} of {dataset_key!r}; add them to params.yaml "

@@ -21,7 +21,9 @@ from ralis.data.download import fetch_dataset
 from ralis.data.registry import DatasetSpec, get_dataset
 from ralis.data.resample import resample_session
 from ralis.data.session import Session
-from ralis.data.store import SPLITS, WindowedSplit, save_split, write_manifest
+from ralis.data.store import SPLITS, WindowedSplit, save_split, view_entry, write_manifest
+from ralis.data.user import KEY as USER
+from ralis.data.user import load_user_data
 from ralis.data.windowing import WindowParams, WindowSet, WindowStats, concat_windows, split_by_subject, window_session
 from ralis.io import atomic_dir
 
@@ -72,6 +74,8 @@ def prepare_windows(params: Params, progress: bool = True) -> dict[str, Any]:
 
     Returns the manifest (also written as JSON). Raises ValueError if a split ends up empty.
     """
+    if params.data.dataset == USER:
+        return _prepare_user(params, progress)
     spec = get_dataset(params.data.dataset)
     rates, wp = view_rates(spec, params), window_params(spec, params)
     channels = {v.name: v.channels for v in spec.views}
@@ -95,8 +99,7 @@ def prepare_windows(params: Params, progress: bool = True) -> dict[str, Any]:
                                spec.classes) for k in SPLITS}
     manifest = {
         "dataset": spec.key, "title": spec.title, "source": spec.url or "generated", "licence": spec.licence,
-        "views": [{"name": v.name, "modality": v.modality, "channels": v.channels, "rate_hz": rates[v.name],
-                   "T": int(round(wp.window_sec * rates[v.name]))} for v in spec.views],
+        "views": [view_entry(dataclasses.replace(v, rate_hz=rates[v.name]), stored["train"]) for v in spec.views],
         "class_names": list(spec.classes), "n_classes": spec.n_classes,
         "window_sec": wp.window_sec, "step_sec": wp.step_sec,
         "split_subjects": {k: list(v) for k, v in spec.split.items()},
@@ -110,6 +113,22 @@ def prepare_windows(params: Params, progress: bool = True) -> dict[str, Any]:
     if spec.obtain == "generated":
         manifest["synthetic"] = dataclasses.asdict(params.synthetic)
     _write_atomically(Path(params.data.windows_dir) / spec.key, stored, manifest)
+    return manifest
+
+
+def _prepare_user(params: Params, progress: bool) -> dict[str, Any]:
+    """Your own dataset (`data.dataset: user`): ralis.data.user reads, windows and splits it; stored like the rest."""
+    data, extra = load_user_data(params, progress)
+    stored = data.as_dict()
+    manifest = {
+        "dataset": USER, "title": extra["title"], "source": extra["source"], "licence": "", "format": extra["format"],
+        "views": [view_entry(v, stored["train"]) for v in data.info.views],
+        "class_names": list(data.info.class_names), "n_classes": data.info.n_classes,
+        "window_sec": extra["window_sec"], "step_sec": extra["step_sec"], "split_rule": extra["split_rule"],
+        "subjects": extra["subjects"], "splits": {k: _split_counts(stored[k]) for k in SPLITS},
+        "sessions": extra["sessions"], "dropped": extra["dropped"],
+    }
+    _write_atomically(Path(params.data.windows_dir) / USER, stored, manifest)
     return manifest
 
 

@@ -35,13 +35,14 @@ class DatasetSpec:
     split: dict[str, tuple[int, ...]]  # subject ids per split: train / valid / test
     window_sec: float  # [P§5.1.1]
     step_sec: float | None  # None = one sample per raw segment (DailySport)
-    obtain: str  # "download" | "user" | "gated" | "generated"
+    obtain: str  # "download" | "user" | "gated" | "generated" | "files" (your own dataset, ralis.data.user)
     url: str | None = None
     sha256: str | None = None
     size_bytes: int | None = None
     licence: str = ""
     notes: str = ""
     view_rates_table6: dict[str, float] = field(default_factory=dict)  # [P§5.4]
+    root: str | None = None  # obtain "files": the folder holding manifest.yaml and the data
 
     @property
     def view_names(self) -> tuple[str, ...]:

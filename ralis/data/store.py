@@ -10,19 +10,36 @@ and `{windows_dir}/{dataset}/manifest.json`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ralis.data.registry import ViewSpec
 from ralis.io import read_json, reading, write_json, write_npz
 
-__all__ = ["SPLITS", "WindowedSplit", "save_split", "load_split", "require_finite", "write_manifest",
-           "load_manifest"]
+__all__ = ["SPLITS", "DatasetInfo", "WindowedSplit", "save_split", "load_split", "require_finite", "write_manifest",
+           "load_manifest", "view_entry", "dataset_info"]
 
 SPLITS = ("train", "valid", "test")
 _VIEW_PREFIX = "view__"
+
+
+class DatasetInfo(NamedTuple):
+    """What a method builder needs: the views (storage order) and the class names."""
+
+    key: str
+    views: tuple[ViewSpec, ...]
+    class_names: tuple[str, ...]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def view_names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.views)
 
 
 @dataclass
@@ -103,4 +120,27 @@ def write_manifest(root: str | Path, manifest: dict[str, Any]) -> Path:
 
 
 def load_manifest(root: str | Path) -> dict[str, Any]:
-    return read_json(Path(root) / "manifest.json")
+    path = Path(root) / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; run the windowing stage first (`dvc repro windowing`)")
+    return read_json(path)
+
+
+def view_entry(view: ViewSpec, split: WindowedSplit) -> dict[str, Any]:
+    """A view as manifest.json records it: the ViewSpec fields plus its window length T in samples."""
+    return asdict(view) | {"channel_names": list(view.channel_names), "T": int(split.views[view.name].shape[1])}
+
+
+def dataset_info(root: str | Path, split: WindowedSplit) -> DatasetInfo:
+    """The dataset of the windows folder `root` (its manifest.json) for the views of `split`, checked against the
+    arrays' channel counts."""
+    manifest = load_manifest(root)
+    fields = set(ViewSpec.__dataclass_fields__)
+    specs = {v["name"]: ViewSpec(**{k: x for k, x in v.items() if k in fields}) for v in manifest["views"]}
+    views = []
+    for name, x in split.views.items():
+        if name not in specs or specs[name].channels != x.shape[-1]:
+            raise ValueError(f"{root}: view '{name}' ({x.shape[-1]} channels on disk) does not match manifest.json "
+                             f"({specs.get(name)}); rerun the windowing stage (`dvc repro windowing`)")
+        views.append(specs[name])
+    return DatasetInfo(manifest["dataset"], tuple(views), tuple(split.class_names))
