@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ralis.checkpoint import save_checkpoint
+from ralis.checkpoint import input_record, save_checkpoint
 from ralis.config import Params, TrainConfig
 from ralis.data.store import WindowedSplit
 from ralis.evaluate import EncodedSplit, FusedScores, encode_split, fused_scores
@@ -209,6 +209,7 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
     optimizer = torch.optim.Adam(method.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(t, n_steps))
 
+    inputs = input_record(train_split, method.view_specs)  # what the checkpoint expects as input (ralis.predict)
     history: list[dict[str, Any]] = []
     best_epoch, best, best_state, stale, stopped, done = 0, None, None, 0, False, 0
     for epoch in range(1, n_epochs + 1):
@@ -244,7 +245,7 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
             best_epoch, best, stale = epoch, scores, 0
             best_state = {k: v.detach().cpu().clone() for k, v in method.state_dict().items()}
             save_checkpoint(out_dir / CHECKPOINT_NAME, method, method_name=method_name, params=params,
-                            class_names=train_split.class_names, epoch=epoch, valid_f1=scores.f1)
+                            class_names=train_split.class_names, epoch=epoch, valid_f1=scores.f1, inputs=inputs)
         elif epoch >= t.min_epochs:
             stale += 1
         valid_f1 = scores.f1

@@ -341,7 +341,7 @@ def test_a_header_only_file_stops_cmdfall_naming_it(tmp_path):
 def checkpoint(tmp_path_factory) -> Path:
     import torch
 
-    from ralis.checkpoint import save_checkpoint
+    from ralis.checkpoint import input_record, save_checkpoint
     from ralis.methods import build_method
     from tests.train_fixtures import CLASSES, VIEWS
 
@@ -349,7 +349,8 @@ def checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     method = build_method("meanfusion", VIEWS, len(CLASSES), params)
     return save_checkpoint(tmp_path_factory.mktemp("ck") / "checkpoint.pt", method, method_name="meanfusion",
-                           params=params, class_names=CLASSES, epoch=1, valid_f1=0.5)
+                           params=params, class_names=CLASSES, epoch=1, valid_f1=0.5,
+                           inputs=input_record(make_split(8, seed=0), VIEWS))
 
 
 @pytest.mark.parametrize("damage", ["truncated", "a list", "no format", "no views", "bad params"])

@@ -13,7 +13,7 @@ import torch
 
 import ralis.train as train_mod
 from ralis.baselines.meanfusion import MeanFusion
-from ralis.checkpoint import load_checkpoint, save_checkpoint
+from ralis.checkpoint import input_record, load_checkpoint, save_checkpoint
 from ralis.config import ModelConfig
 from ralis.contract import MultiviewBatch
 from ralis.evaluate import FusedScores, encode_split, fused_f1, predict_encoded
@@ -200,10 +200,11 @@ def test_flatten_logs():
 def test_checkpoint_round_trip_and_errors(tmp_path):
     params = tiny_params()
     method = _method(params).eval()
+    inputs = input_record(make_split(10, seed=8), VIEWS)
     path = save_checkpoint(tmp_path / "ck.pt", method, method_name="meanfusion", params=params, class_names=CLASSES,
-                           epoch=7, valid_f1=0.5, extra={"note": "x"})
+                           epoch=7, valid_f1=0.5, inputs=inputs, extra={"note": "x"})
     ck = load_checkpoint(path)
-    assert (ck.epoch, ck.valid_f1, ck.extra) == (7, 0.5, {"note": "x"}) and not ck.method.training
+    assert (ck.epoch, ck.valid_f1, ck.extra, ck.inputs) == (7, 0.5, {"note": "x"}, inputs) and not ck.method.training
     batch = _batch(make_split(10, seed=8, drop=0.3))
     with torch.no_grad():
         torch.testing.assert_close(ck.method(batch), method(batch))
@@ -212,7 +213,10 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     with pytest.raises(ValueError, match="class names"):
         save_checkpoint(tmp_path / "x.pt", method, method_name="meanfusion", params=params, class_names=("a",),
-                        epoch=1, valid_f1=0.0)
+                        epoch=1, valid_f1=0.0, inputs=inputs)
+    with pytest.raises(ValueError, match="input_record"):
+        save_checkpoint(tmp_path / "x.pt", method, method_name="meanfusion", params=params, class_names=CLASSES,
+                        epoch=1, valid_f1=0.0, inputs={"wrist": inputs["wrist"]})
 
 
 # ---------------------------------------------------------------- mean fusion baseline
