@@ -34,6 +34,11 @@ class SplitRule:
     test_fraction: float = 0.25  # project choice: only without subjects and without a TRAIN/TEST pair
     seed: int = 0  # the split's own seed (independent of the training seed)
 
+    def __post_init__(self) -> None:  # subject ids compare as text: 3 and "3" are one subject
+        for k in SPLITS:
+            if getattr(self, k) is not None:
+                object.__setattr__(self, k, tuple(str(s) for s in getattr(self, k)))
+
 
 class DatasetSplits(NamedTuple):
     """A dataset ready for `ralis.api.run_experiment(params, out_dir, data=...)`: its description and splits."""
