@@ -23,6 +23,7 @@ from ralis.data.manifest import (
     ViewEntry,
     load_user_manifest,
 )
+from ralis.data.parsers.recordings import load_recordings
 
 ACC, GYRO = ["ax", "ay", "az"], ["gx", "gy", "gz"]
 RECORDINGS = {
@@ -215,3 +216,129 @@ def test_manifest_refuses_duplicates_and_missing_files(tmp_path):
     with pytest.raises(ValueError, match=r"split\.train / split\.test are given, but the train/test files"):
         load_user_manifest(write_manifest(tmp_path, ts, views={"a": {"modality": "acc", "dimensions": [0]}},
                                           split={"test": [1]}))
+
+
+# ---------------------------------------------------------------- recordings
+
+
+def test_recordings_round_trip_csv_and_parquet(tmp_path):
+    sessions, classes, subjects = load_recordings(load_user_manifest(recordings_dir(tmp_path)))
+    assert [s.name for s in sessions] == ["subject01.csv", "subject02.parquet", "subject10.csv"]
+    assert [s.subject for s in sessions] == [1, 2, 10] and subjects == {1: "01", 2: "02", 10: "10"}
+    assert classes == ("run", "sit", "walk")
+    rows = np.arange(6)
+    for s, subj in zip(sessions, (1, 2, 10)):
+        np.testing.assert_allclose(s.label_t_ms, 5000.0 + rows * 100.0)
+        np.testing.assert_array_equal(s.labels, [2, 2, -1, -1, 0, 1])  # "none" (null_label) and "" are null
+        acc = s.streams["watch_acc"]
+        np.testing.assert_allclose(acc.t_ms, s.label_t_ms)
+        np.testing.assert_allclose(acc.values, signal(subj, np.arange(3)[None], rows[:, None]))
+        assert acc.values.dtype == np.float64
+    np.testing.assert_allclose(sessions[0].streams["watch_gyro"].values, signal(1, np.arange(3, 6)[None],
+                                                                                rows[:, None]))
+    assert "watch_gyro" not in sessions[2].streams  # all its columns absent: a missing view
+
+
+def test_recordings_missing_cells_numeric_labels_and_rate(tmp_path):
+    a, b = table(1).drop(columns="t"), table(2).drop(columns="t")
+    a.loc[2, "ay"] = np.nan  # an empty CSV cell
+    a["activity"] = [1, 1, 2, 10, 10, None]
+    b["activity"] = [2.0, np.nan, 10.0, 10.0, 1.0, 1.0]  # float labels in Parquet: 10.0 is the class "10"
+    b.loc[0, "gz"] = np.nan
+    root = recordings_dir(tmp_path, {"subject01.csv": a, "subject02.parquet": b}, classes=None, split=None,
+                          recordings=with_recordings(time_column=None, rate_hz=25, null_label=""))
+    sessions, classes, _ = load_recordings(load_user_manifest(root))
+    assert classes == ("1", "2", "10")  # integer labels sort as numbers
+    np.testing.assert_array_equal(sessions[0].labels, [0, 0, 1, 2, 2, -1])
+    np.testing.assert_array_equal(sessions[1].labels, [1, -1, 2, 2, 0, 0])
+    np.testing.assert_allclose(sessions[0].label_t_ms, np.arange(6) * 40.0)
+    acc = sessions[0].streams["watch_acc"].values
+    assert np.isnan(acc[2, 1]) and np.isfinite(np.delete(acc.ravel(), 2 * 3 + 1)).all()
+    gyro = sessions[1].streams["watch_gyro"].values
+    assert np.isnan(gyro[0, 2]) and np.isfinite(gyro[1:]).all()
+
+
+def test_recordings_subject_column_fixed_classes_and_no_subjects(tmp_path):
+    frames = {"subject_ann.csv": table(1).assign(who="ann"), "subject_bob.csv": table(2).assign(who="bob"),
+              "subject_al.csv": table(3).assign(who="al")}
+    classes = ["sit", "walk", "run", "jump"]
+    root = recordings_dir(tmp_path, frames, classes=classes, split={"train": ["ann", "al"], "test": ["bob"]},
+                          recordings=with_recordings(subject_pattern=None, subject_column="who", time_unit="ms",
+                                                     rate_hz=10000))
+    sessions, names, subjects = load_recordings(load_user_manifest(root))
+    assert names == tuple(classes) and subjects == {1: "al", 2: "ann", 3: "bob"}
+    assert [(s.name, s.subject) for s in sessions] == [("subject_al.csv", 1), ("subject_ann.csv", 2),
+                                                         ("subject_bob.csv", 3)]
+    np.testing.assert_array_equal(sessions[0].labels, [1, 1, -1, -1, 2, 0])
+    np.testing.assert_allclose(sessions[0].label_t_ms, 5.0 + np.arange(6) * 0.1)  # time_unit ms
+    root = recordings_dir(tmp_path, frames, split=None, recordings=with_recordings(subject_pattern=None))
+    sessions, _, subjects = load_recordings(load_user_manifest(root))
+    assert subjects == {} and {s.subject for s in sessions} == {0}
+
+
+def _bad_value(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.astype({"ay": object})
+    df.loc[3, "ay"] = "1,5"
+    return df
+
+
+def _shifted(df: pd.DataFrame) -> pd.DataFrame:
+    df.loc[4, "t"] = df.loc[3, "t"]
+    return df
+
+
+RECORDING_ERRORS = [
+    (_shifted, {}, r"subject02\.csv: time column 't' must increase strictly, but at data row 5 \(line 6\) it goes "
+                   r"from 5\.3 to 5\.3"),
+    (lambda df: df, {"recordings": with_recordings(rate_hz=12)}, r"subject01\.csv: inconsistent rates: time column "
+                                                                   r"'t' gives 10 Hz .* recordings\.rate_hz = 12 Hz"),
+    (lambda df: df.drop(columns=["gy"]), {}, r"subject02\.csv: view 'watch_gyro' lacks column\(s\) \['gy'\] .* the "
+                                             r"file's columns are \['t', 'gz', 'ax'"),
+    (_bad_value, {}, r"subject02\.csv: column 'ay' holds '1,5' at data row 4 \(line 5\), not a number"),
+    (lambda df: df.drop(columns=["activity"]), {}, r"subject02\.csv: has no label column 'activity'"),
+    (lambda df: df, {"classes": ["walk", "run"]},
+     r"subject01\.csv: label 'sit' at data row 6 \(line 7\) is not in the manifest's classes \['walk', 'run'\]"),
+    (lambda df: df.drop(columns=["t"]), {}, r"subject02\.csv: has no time column 't'"),
+    (lambda df: df.drop(columns=ACC + GYRO), {}, r"subject02\.csv: holds the columns of no view"),
+]
+
+
+@pytest.mark.parametrize("edit,changes,match", RECORDING_ERRORS)
+def test_recordings_refuse(tmp_path, edit, changes, match):
+    root = recordings_dir(tmp_path, {"subject01.csv": table(1), "subject02.csv": edit(table(2))}, **changes)
+    with pytest.raises(ValueError, match=match):
+        load_recordings(load_user_manifest(root))
+
+
+def test_recordings_refuse_subjects_views_and_parquet_rows(tmp_path):
+    root = recordings_dir(tmp_path, {"subject01.csv": table(1), "other.csv": table(2)},
+                          recordings=with_recordings(pattern="*.csv"))
+    with pytest.raises(ValueError, match=r"other\.csv: file name 'other' does not match recordings\.subject_pattern "
+                                         r"'subject\(\\d\+\)'"):
+        load_recordings(load_user_manifest(root))
+    mixed = table(1).assign(who=["a"] * 5 + ["b"])
+    root = recordings_dir(tmp_path / "b", {"s1.csv": mixed}, split=None,
+                          recordings=with_recordings(pattern="*.csv", subject_pattern=None, subject_column="who"))
+    with pytest.raises(ValueError, match=r"s1\.csv: subject column 'who' must hold one subject per file, but data "
+                                         r"row 6 \(line 7\) has 'b' after 'a'"):
+        load_recordings(load_user_manifest(root))
+    root = recordings_dir(tmp_path / "c", {"subject1.csv": table(1, gyro=False), "subject2.csv": table(2, gyro=False)})
+    with pytest.raises(ValueError, match=r"view 'watch_gyro': none of its columns \['gx', 'gy', 'gz'\] is in any of "
+                                         r"the 2 file\(s\)"):
+        load_recordings(load_user_manifest(root))
+    bad = table(2).astype({"az": str})  # a text column in Parquet
+    bad.loc[0, "az"] = "x"
+    root = recordings_dir(tmp_path / "d", {"subject1.parquet": bad})
+    with pytest.raises(ValueError, match=r"subject1\.parquet: column 'az' holds 'x' at data row 1, not a number"):
+        load_recordings(load_user_manifest(root))
+    (tmp_path / "d" / "rec" / "subject0.csv").write_text("t,ax,ay,az,activity\n")
+    with pytest.raises(ValueError, match=r"subject0\.csv: has no data rows"):
+        load_recordings(load_user_manifest(root))
+
+
+def test_recordings_parquet_timestamp_column(tmp_path):
+    df = table(1)
+    df["t"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(df["t"], unit="s")
+    sessions, _, _ = load_recordings(load_user_manifest(recordings_dir(tmp_path, {"subject1.parquet": df})))
+    t0 = pd.Timestamp("2024-01-01", tz="UTC").value / 1e6
+    np.testing.assert_allclose(sessions[0].label_t_ms - t0, 5000.0 + np.arange(6) * 100.0)
