@@ -23,6 +23,7 @@ from ralis.data.manifest import (
     ViewEntry,
     load_user_manifest,
 )
+from ralis.data.parsers.prewindowed import load_prewindowed, read_ts
 from ralis.data.parsers.recordings import load_recordings
 
 ACC, GYRO = ["ax", "ay", "az"], ["gx", "gy", "gz"]
@@ -342,3 +343,162 @@ def test_recordings_parquet_timestamp_column(tmp_path):
     sessions, _, _ = load_recordings(load_user_manifest(recordings_dir(tmp_path, {"subject1.parquet": df})))
     t0 = pd.Timestamp("2024-01-01", tz="UTC").value / 1e6
     np.testing.assert_allclose(sessions[0].label_t_ms - t0, 5000.0 + np.arange(6) * 100.0)
+
+
+# ---------------------------------------------------------------- .ts
+
+
+def ts_text(x: np.ndarray, labels, classes=("walk", "run"), extra: str = "") -> str:
+    """x [N, C, T] (NaN -> '?') in the UEA/UCR .ts format."""
+    head = (f"# generated\n@problemName test\n@timeStamps false\n@missing true\n@univariate false\n"
+            f"@dimensions {x.shape[1]}\n@equalLength true\n@seriesLength {x.shape[2]}\n"
+            f"@classLabel true {' '.join(classes)}\n{extra}@data\n")
+    cases = [":".join(",".join("?" if np.isnan(v) else repr(float(v)) for v in dim) for dim in case) + f":{lab}"
+             for case, lab in zip(x, labels)]
+    return head + "\n".join(cases) + "\n"
+
+
+def ts_values(n: int, fold: int, c: int = 3, t: int = 5) -> np.ndarray:
+    return (fold * 1000 + np.arange(n)[:, None, None] * 100 + np.arange(c)[None, :, None] * 10
+            + np.arange(t)[None, None, :]).astype(np.float64)
+
+
+def ts_dir(tmp_path: Path, train: str, test: str, views=None) -> Path:
+    (tmp_path / "X_TRAIN.ts").write_text(train)
+    (tmp_path / "X_TEST.ts").write_text(test)
+    views = views or {"acc": {"modality": "acc", "dimensions": [2, 0], "rate_hz": 50}, "mag": {"modality": "mag",
+                                                                                            "dimensions": [1]}}
+    return write_manifest(tmp_path, {"format": "ts", "files": {"train": "X_TRAIN.ts", "test": "X_TEST.ts"},
+                                     "views": views})
+
+
+def test_ts_pair_round_trip(tmp_path):
+    xa, xb = ts_values(3, 1), ts_values(2, 2)
+    xa[1, 0, 2] = np.nan
+    root = ts_dir(tmp_path, ts_text(xa, ["walk", "run", "walk"]), ts_text(xb, ["run", "run"]))
+    x, labels, header = read_ts(root / "X_TRAIN.ts")
+    np.testing.assert_array_equal(x, xa)  # NaN == NaN for assert_array_equal
+    assert list(labels) == ["walk", "run", "walk"]
+    assert header["problemname"] == "test" and header["dimensions"] == 3 and header["serieslength"] == 5
+    assert header["classlabel"] == ("walk", "run") and header["missing"] is True
+    d = load_prewindowed(load_user_manifest(root))
+    both = np.concatenate([xa, xb])
+    assert d.views["acc"].dtype == np.float32 and d.views["acc"].shape == (5, 5, 2)
+    np.testing.assert_array_equal(d.views["acc"], both[:, [2, 0], :].transpose(0, 2, 1).astype(np.float32))
+    np.testing.assert_array_equal(d.views["mag"][..., 0], both[:, 1, :].astype(np.float32))
+    assert np.isnan(d.views["acc"][1, 2, 1]) and np.isnan(d.views["acc"]).sum() == 1
+    assert list(d.labels) == ["walk", "run", "walk", "run", "run"] and d.subjects is None
+    assert list(d.fold) == ["train"] * 3 + ["test"] * 2 and d.class_names == ("walk", "run")
+
+
+def test_ts_refuses(tmp_path):
+    x = ts_values(2, 1)
+    good = ts_text(x, ["walk", "run"])
+    lines = good.splitlines()
+    data = lines.index("@data") + 1
+    cases = [
+        (ts_text(x, ["walk", "run"], extra="@timeStamps true\n"), r"X_TRAIN\.ts: @timeStamps true is not supported"),
+        (good.replace("@equalLength true", "@equalLength false"), r"X_TRAIN\.ts: @equalLength false: .* resample"),
+        ("\n".join(lines[:data + 1] + [lines[data + 1].replace(",1104.0", "", 1)]),
+         rf"X_TRAIN\.ts: line {data + 2} has series of length \[4, 5, 5\], expected 5; .*resample every series"),
+        ("\n".join(lines[:data + 1] + [lines[data + 1].split(":", 1)[1]]),
+         rf"X_TRAIN\.ts: line {data + 2} has 2 dimension\(s\) before the label, expected 3"),
+        (good.replace("1103.0", "1103.0x"), rf"X_TRAIN\.ts: line {data + 2}: value '1103\.0x' is not a number"),
+        (good.replace(":run", ":jog"), rf"X_TRAIN\.ts: line {data + 2}: class label 'jog' is not declared"),
+        (good.replace("@data", ""), r"X_TRAIN\.ts: line \d+ is data before the @data line"),
+        (good.replace("@classLabel true walk run", "@classLabel false"), r"X_TRAIN\.ts: has no class labels"),
+    ]
+    for text, match in cases:
+        root = ts_dir(tmp_path, text, good)
+        with pytest.raises(ValueError, match=match):
+            load_prewindowed(load_user_manifest(root))
+    root = ts_dir(tmp_path, good, good, views={"acc": {"modality": "acc", "dimensions": [0, 3]}})
+    with pytest.raises(ValueError, match=r"X_TRAIN\.ts: views\.acc\.dimensions = \[0, 3\] but the file has 3 "
+                                         r"dimension\(s\)"):
+        load_prewindowed(load_user_manifest(root))
+    root = ts_dir(tmp_path, good, ts_text(ts_values(2, 1, t=7), ["walk", "run"]))
+    with pytest.raises(ValueError, match=r"view 'acc': windows of .*X_TRAIN\.ts are \[time, channels\] = \[5, 2\] "
+                                         r"but those of .*X_TEST\.ts are \[7, 2\]"):
+        load_prewindowed(load_user_manifest(root))
+    root = ts_dir(tmp_path, good, ts_text(x, ["walk", "run"], classes=("run", "walk")))
+    with pytest.raises(ValueError, match=r"X_TRAIN\.ts declares @classLabel \('walk', 'run'\) but .*X_TEST\.ts"):
+        load_prewindowed(load_user_manifest(root))
+
+
+# ---------------------------------------------------------------- .npz
+
+NPZ = {"format": "npz", "files": {"all": "data.npz"}, "classes": ["0", "1", "2"],
+       "views": {"wrist": {"modality": "acc", "key": "w_acc", "rate_hz": 50}, "skeleton": {"modality": "pose3d"}}}
+
+
+def npz_arrays(n: int = 4, offset: float = 0.0) -> dict[str, np.ndarray]:
+    w = offset + np.arange(n * 10 * 3, dtype=np.float64).reshape(n, 10, 3)
+    s = -offset - np.arange(n * 4 * 6, dtype=np.float32).reshape(n, 4, 6)
+    s[1] = np.nan  # the skeleton view is missing in window 1
+    return {"w_acc": w, "skeleton": s, "labels": np.arange(n) % 3, "subjects": np.array(["p1", "p2"] * (n // 2)),
+            "unused": np.zeros(2)}
+
+
+def npz_dir(tmp_path: Path, files: dict[str, dict], **changes) -> Path:
+    for name, arrays in files.items():
+        np.savez(tmp_path / name, **arrays)
+    pair = {"train": "train.npz", "test": "test.npz"} if "train.npz" in files else {"all": "data.npz"}
+    return write_manifest(tmp_path, NPZ, files=pair, **changes)
+
+
+def test_npz_round_trip_one_file_and_pair(tmp_path):
+    a = npz_arrays()
+    d = load_prewindowed(load_user_manifest(npz_dir(tmp_path, {"data.npz": a})))
+    assert set(d.views) == {"wrist", "skeleton"} and d.fold is None and d.class_names is None
+    assert d.views["wrist"].dtype == np.float32 and d.views["skeleton"].shape == (4, 4, 6)
+    np.testing.assert_array_equal(d.views["wrist"], a["w_acc"].astype(np.float32))
+    np.testing.assert_array_equal(d.views["skeleton"], a["skeleton"])
+    assert list(d.labels) == ["0", "1", "2", "0"] and list(d.subjects) == ["p1", "p2", "p1", "p2"]
+    b = npz_arrays(2, offset=1000.0)
+    b["labels"] = np.array([" 2", "1"])  # text labels, stripped
+    d = load_prewindowed(load_user_manifest(npz_dir(tmp_path, {"train.npz": a, "test.npz": b})))
+    np.testing.assert_array_equal(d.views["wrist"][4:], b["w_acc"].astype(np.float32))
+    assert list(d.labels) == ["0", "1", "2", "0", "2", "1"] and list(d.fold) == ["train"] * 4 + ["test"] * 2
+    assert list(d.subjects) == ["p1", "p2"] * 3
+
+
+def _without(d: dict, key: str) -> dict:
+    return {k: v for k, v in d.items() if k != key}
+
+
+NPZ_ERRORS = [
+    (lambda a: _without(a, "w_acc"), r"data\.npz: has no array 'w_acc' \(views\.wrist\); its arrays are \['skeleton', "
+                                     r"'labels', 'subjects', 'unused'\]"),
+    (lambda a: {**a, "w_acc": a["w_acc"][..., 0]}, r"data\.npz: array 'w_acc' \(views\.wrist\) has shape \(4, 10\); "
+                                                   r"expected \[windows, time, channels\]"),
+    (lambda a: {**a, "skeleton": a["skeleton"][:3]}, r"data\.npz: arrays disagree on the number of windows "
+                                                     r"\{'wrist': 4, 'skeleton': 3, 'labels': 4, 'subjects': 4\}"),
+    (lambda a: {**a, "labels": a["labels"][:2]}, r"data\.npz: arrays disagree .*'labels': 2"),
+    (lambda a: {**a, "w_acc": a["w_acc"].astype(str)}, r"data\.npz: array 'w_acc' \(views\.wrist\) has dtype <U\d+, "
+                                                       r"not numbers"),
+    (lambda a: _without(a, "labels"), r"data\.npz: has no array 'labels'"),
+    (lambda a: {**a, "labels": a["labels"] + 0.5}, r"data\.npz: array 'labels' has dtype float64; store labels as"),
+    (lambda a: {**a, "labels": np.array([0, 1, 5, 0])}, r"data\.npz: window 2 has label '5', not in the manifest's "
+                                                        r"classes \['0', '1', '2'\]"),
+]
+
+
+@pytest.mark.parametrize("edit,match", NPZ_ERRORS)
+def test_npz_refuses(tmp_path, edit, match):
+    with pytest.raises(ValueError, match=match):
+        load_prewindowed(load_user_manifest(npz_dir(tmp_path, {"data.npz": edit(npz_arrays())})))
+
+
+def test_npz_pair_refuses_different_shapes_and_subjects(tmp_path):
+    a, b = npz_arrays(), npz_arrays(2)
+    b["w_acc"] = b["w_acc"][:, :, :2]
+    with pytest.raises(ValueError, match=r"view 'wrist': windows of .*train\.npz are \[time, channels\] = \[10, 3\] "
+                                         r"but those of .*test\.npz are \[10, 2\]"):
+        load_prewindowed(load_user_manifest(npz_dir(tmp_path, {"train.npz": a, "test.npz": b})))
+    with pytest.raises(ValueError, match=r"train\.npz has a 'subjects' array but .*test\.npz has none"):
+        load_prewindowed(load_user_manifest(npz_dir(tmp_path, {"train.npz": a, "test.npz": _without(npz_arrays(2),
+                                                                                                     "subjects")})))
+    (tmp_path / "data.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match=r"data\.npz: cannot be read"):
+        load_prewindowed(load_user_manifest(write_manifest(tmp_path, NPZ)))
+
