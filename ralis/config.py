@@ -98,6 +98,9 @@ class AugmentConfig:
     warp_sigma: NonNegFloat = 0.2  # Um et al. 2017 (A12)
     warp_knots: PosInt = 4  # Um et al. 2017 (A12)
     acc_rotation_deg: Degrees = 180.0  # 3D rotation of accelerometer triplets, +-deg (A12)
+    gyro_rotation_deg: Degrees = 180.0  # gyroscope triplets (project choice: as the accelerometer's, A12)
+    mag_rotation_deg: Degrees = 180.0  # magnetometer triplets (project choice: as the accelerometer's, A12)
+    unrotated_views: list[str] = field(default_factory=list)  # views kept unrotated / unflipped (fixed mounting)
     pose_z_rotation_deg: Degrees = 180.0  # rotation about z for 3D pose [VSF]
     flip_p: Prob = 0.5  # horizontal flip of 2D pose [VSF]
 
@@ -156,7 +159,7 @@ class TrainConfig:
     balanced_sampling: bool = False  # A13
     max_steps_per_epoch: PosInt | None = None  # cap for quick profiles; None = full epoch
     max_steps: PosInt | None = None  # budget in optimiser steps (replaces max_epochs; the last epoch may be partial)
-    checkpoint_ties: TieRule = "valid_loss"  # equal validation F1: lower validation loss wins (paper silent, decision 40)
+    checkpoint_ties: TieRule = "valid_loss"  # equal validation F1: lower validation loss wins (paper silent; dec. 40)
 
 
 @dataclass(frozen=True)

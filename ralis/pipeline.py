@@ -134,7 +134,8 @@ def smoke_pipeline() -> PipelineConfig:
 def _resolve(params: Params, base: Path) -> Params:
     """Make data paths absolute relative to the folder of params.yaml (notebooks run in notebooks/)."""
     d = params.data
-    fix = {k: str(base / getattr(d, k)) for k in ("raw_dir", "windows_dir") if not Path(getattr(d, k)).is_absolute()}
+    fix = {k: str(base / getattr(d, k)) for k in ("raw_dir", "user_dir", "windows_dir")
+           if not Path(getattr(d, k)).is_absolute()}
     return dataclasses.replace(params, data=dataclasses.replace(d, **fix))
 
 

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -247,5 +248,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+class _CallableModule(types.ModuleType):
+    """`ralis.predict` is this module (`python -m ralis.predict`) and, when called, the function `predict`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Predictions:
+        return predict(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule  # a documented ModuleType customisation (data model §3.3.2.1)
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

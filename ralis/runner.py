@@ -115,7 +115,7 @@ def run_inputs(params: Params) -> dict:
     d = dataclasses.asdict(params)
     for section in ("synthetic", "windowing", "analysis"):
         d.pop(section)
-    for key in ("raw_dir", "windows_dir"):  # folders (absolute here): the windows manifest stands for the data
+    for key in ("raw_dir", "user_dir", "windows_dir"):  # folders (absolute here): the windows manifest stands for them
         d["data"].pop(key)
     method = params.train.method
     if method == "ralis":

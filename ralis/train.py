@@ -13,8 +13,9 @@ earlier epoch. Optional early stopping (`train.patience`) counts epochs without 
 `min_epochs` on.
 
 Per-epoch log (DVC plots): `train_log.csv` and `train_log.jsonl` with columns epoch, steps, total, every
-`LossTerms.terms` key, valid_f1, valid_acc, valid_loss, is_best and the flattened `LossTerms.logs` diagnostics averaged over the
-epoch (att_w_<view>, gate_single_<e>, gate_fused_<e>, ...). Both files are rewritten atomically per epoch.
+`LossTerms.terms` key, valid_f1, valid_acc, valid_loss, is_best and the flattened `LossTerms.logs` diagnostics
+averaged over the epoch (att_w_<view>, gate_single_<e>, gate_fused_<e>, ...). Both files are rewritten atomically
+per epoch.
 """
 
 from __future__ import annotations
@@ -202,10 +203,10 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
                          f"train.cls_batch={t.cls_batch} / train.con_batch={t.con_batch}; lower the batch sizes")
     n_epochs, budget = epoch_budget(t, n_steps)
     if full_steps < FEW_STEPS and t.max_steps is None:  # a deliberate cap (max_steps_per_epoch) is not warned about
-        warnings.warn(f"an epoch has only {full_steps} optimiser step(s) ({len(train_split)} training windows, batches of "
-                      f"train.cls_batch={t.cls_batch} / con_batch={t.con_batch}); {n_epochs} epochs are {budget} steps "
-                      "in all. On a small dataset give the budget in steps (train.max_steps) or lower the batch sizes",
-                      stacklevel=2)
+        warnings.warn(f"an epoch has only {full_steps} optimiser step(s) ({len(train_split)} training windows, "
+                      f"batches of train.cls_batch={t.cls_batch} / con_batch={t.con_batch}); {n_epochs} epochs are "
+                      f"{budget} steps in all. On a small dataset give the budget in steps (train.max_steps) or lower "
+                      "the batch sizes", stacklevel=2)
     optimizer = torch.optim.Adam(method.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(t, n_steps))
 

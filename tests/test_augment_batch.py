@@ -126,3 +126,26 @@ def test_batch_form_matches_the_per_window_form_in_distribution(view):
     # and the test has power: without the rotation the same statistics differ
     plain = BatchAugmenter((spec,), AugmentConfig(acc_rotation_deg=0.0, pose_z_rotation_deg=0.0), seed=11)(batch)
     assert min(ks_2samp(_stats(slow)[k], _stats(plain.views[0].numpy())[k]).pvalue for k in ("x_mid", "y_q")) < 1e-6
+
+
+@pytest.mark.parametrize("form", ["batch", "reference"])
+def test_each_triplet_modality_has_its_own_angle_and_views_can_stay_unrotated(form):
+    """gyro_rotation_deg rotates the gyroscope only; `unrotated_views` keeps a view's geometry (both forms)."""
+    cfg = AugmentConfig(scale_sigma=0.0, warp_sigma=0.0, flip_p=1.0, acc_rotation_deg=0.0, gyro_rotation_deg=90.0,
+                        unrotated_views=["pose2d"])
+    b = _batch()
+    if form == "batch":
+        y = [v.numpy() for v in BatchAugmenter(VIEWS, cfg, seed=1)(b).views]
+    else:
+        aug = Augmenter(VIEWS, cfg, seed=1)
+        rows = [aug([v[i].numpy() for v in b.views], np.ones(len(VIEWS), bool)) for i in range(len(b))]
+        y = [np.stack([r[j] for r in rows]) for j in range(len(VIEWS))]
+    np.testing.assert_allclose(y[0], b.views[0].numpy(), atol=1e-5)  # acc: a 0-degree range
+    assert not np.allclose(y[1], b.views[1].numpy(), atol=1e-3)  # gyro: rotated ...
+    np.testing.assert_allclose(np.linalg.norm(y[1], axis=2), b.views[1].norm(dim=2).numpy(), rtol=1e-4)  # rigidly
+    np.testing.assert_allclose(y[3], b.views[3].numpy(), atol=1e-6)  # pose2d: flip_p 1 but unrotated
+
+
+def test_unrotated_views_must_name_views():
+    with pytest.raises(ValueError, match=r"augment.unrotated_views names unknown view\(s\) \['ankle'\]"):
+        BatchAugmenter(VIEWS, AugmentConfig(unrotated_views=["ankle"]), 0)

@@ -115,3 +115,19 @@ def test_run_experiment_on_arrays_reports_accuracy_and_a_confusion_matrix(tmp_pa
         run_experiment(replace(params, train=replace(params.train, cls_batch=100)), tmp_path / "big",
                        progress=False, data=data)
     assert not (tmp_path / "big").exists()
+
+
+def test_prewindowed_views_covering_different_durations_are_refused(tmp_path):
+    from ralis.config import DataConfig, Params
+    from ralis.data.prepare import prepare_windows
+    from tests.user_fixtures import write_ts_pair
+
+    write_ts_pair(tmp_path / "ts", n=(12, 6), length=40)
+    (tmp_path / "ts/manifest.yaml").write_text(
+        "name: t\nformat: ts\nfiles: {train: BasicMotions_TRAIN.ts, test: BasicMotions_TEST.ts}\nviews:\n"
+        "  acc: {modality: accelerometer, dimensions: [0, 1, 2], rate_hz: 10}\n"
+        "  gyro: {modality: gyroscope, dimensions: [3, 4, 5], rate_hz: 20}\n")
+    params = Params(data=DataConfig(dataset="user", user_dir=str(tmp_path / "ts"), windows_dir=str(tmp_path / "w")))
+    with pytest.raises(ValueError, match=r"inconsistent rates: view 'gyro' has windows of 40 samples at 20.0 Hz = 2 s"):
+        prepare_windows(params, progress=False)
+    assert not (tmp_path / "w").exists()  # nothing half-written

@@ -104,7 +104,8 @@ def test_results_tables_figures_and_metrics(repo):
     assert not (res / "tables" / "table3.csv").exists()  # no complete-protocol runs in this pipeline
     assert (res / "figures" / "combinations_heatmap.png").stat().st_size > 1000
     metrics = json.loads((res / "metrics.json").read_text())
-    assert set(metrics) == {"table4", "table5", "claims", "counts"}
+    assert set(metrics) == {"table4", "table5", "claims", "counts", "accuracy"}
+    assert set(metrics["accuracy"]) == set(metrics["table4"]) and (res / "figures" / "confusion_ralis.png").is_file()
     assert len(metrics["table4"]) == 9 and set(metrics["table5"]) == {"full", "no_contrast", "no_sep_load"}
     assert sum(metrics["counts"].values()) == len(metrics["claims"]) > 10
     claims = json.loads((res / "claims.json").read_text())
@@ -141,3 +142,40 @@ def test_one_value_retrains_only_the_runs_that_read_it(repo):
         (repo / "params.yaml").write_text(original)
     assert _changed_stages(repo) == set()
     assert "0 to train" in _dry_train(repo)
+
+
+def test_your_own_recordings_go_in_by_editing_params_only(repo):
+    """README "Your own sensors": CSV recordings + the README's manifest in data/user, `data.dataset: user` in
+    params.yaml, `dvc repro` -> the results notebook; then `python -m ralis.predict` on one view."""
+    from tests.user_fixtures import write_recordings
+
+    write_recordings(repo / "data/user")
+    original = (repo / "params.yaml").read_text()
+    try:
+        _edit_params(repo, {"data": {"dataset": "user", "views": None},
+                            "pipeline": {"baselines": ["meanfusion"], "ablations": ["no_contrast", "no_sep_load"]}})
+        _run(["dvc", "repro"], repo, timeout=900)
+        manifest = json.loads((repo / "data/windows/user/manifest.json").read_text())
+        assert [v["name"] for v in manifest["views"]] == ["watch_acc", "watch_gyro"]
+        assert manifest["splits"]["test"]["subjects"] == [5, 6]
+        metrics = json.loads((repo / "outputs/runs/ralis/uniform/seed0/metrics.json").read_text())
+        assert metrics["dataset"] == "user" and set(metrics["test_accuracy"]) == {"1", "half", "all"}
+        results = json.loads((repo / "outputs/results/metrics.json").read_text())
+        assert set(results["table4"]) == {"ralis", "meanfusion"} and "ralis" in results["accuracy"]
+        receipt = json.loads((repo / "data/raw/user.json").read_text())
+        hashed = {f["path"] for f in receipt["files"]}
+        assert receipt["dataset"] == "user" and {"manifest.yaml", "recordings/subject6_session.csv"} <= hashed
+        assert _changed_stages(repo) == set()
+        # a new recording reruns download and windowing: the user's folder is a dependency
+        (repo / "data/user/recordings/subject6_session.csv").write_text(
+            (repo / "data/user/recordings/subject5_session.csv").read_text())
+        assert {"download", "windowing"} <= _changed_stages(repo)
+        import numpy as np
+        test = np.load(repo / "data/windows/user/test.npz")
+        np.savez(repo / "gyro.npz", watch_gyro=test["view__watch_gyro"][test["present"][:, 1]])
+        out = _run(["python", "-m", "ralis.predict", "outputs/runs/ralis/uniform/seed0/checkpoint.pt", "gyro.npz",
+                    "--out", "pred.csv"], repo)
+        assert "warning" not in out and len((repo / "pred.csv").read_text().splitlines()) == 1 + int(
+            test["present"][:, 1].sum())
+    finally:
+        (repo / "params.yaml").write_text(original)

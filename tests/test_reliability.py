@@ -97,9 +97,10 @@ def test_enum_lists_match_the_registries():
     import ralis.model  # noqa: F401  (registers RALIS)
     from ralis.config import DATASETS, METHOD_NAMES
     from ralis.data.registry import REGISTRY
+    from ralis.data.user import KEY
     from ralis.methods import METHODS
 
-    assert sorted(DATASETS) == sorted(REGISTRY)
+    assert sorted(DATASETS) == sorted([*REGISTRY, KEY])  # the built-in datasets and your own
     assert sorted(METHOD_NAMES) == sorted(METHODS)
 
 

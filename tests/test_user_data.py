@@ -19,7 +19,7 @@ from ralis.data.manifest import (
     MANIFEST_NAME,
     MODALITY_ALIASES,
     RecordingsEntry,
-    SplitEntry,
+    SplitRule,
     ViewEntry,
     load_user_manifest,
 )
@@ -107,7 +107,7 @@ def test_manifest_recordings_fields(tmp_path):
     assert m.views == (ViewEntry("watch_acc", "acc", tuple(ACC), None, "m/s^2", 20.0),
                        ViewEntry("watch_gyro", "gyro", tuple(GYRO), None, "rad/s", None))
     assert m.classes is None and m.window_sec == 4.0 and m.step_sec == 2.0  # step defaults to window / 2
-    assert m.split == SplitEntry(train=("1", "2"), valid=None, test=("10",))
+    assert m.split == SplitRule(train=("1", "2"), valid=None, test=("10",))
     assert m.recordings == RecordingsEntry(path=(tmp_path / "rec").resolve(), pattern="subject*", time_column="t",
                                            label_column="activity", null_label="none",
                                            subject_pattern=r"subject(\d+)")
@@ -124,7 +124,7 @@ def test_manifest_ts_and_npz_fields(tmp_path):
     assert m.name == tmp_path.name and m.window_sec is None and m.step_sec == 1.0 and m.recordings is None
     assert m.views == (ViewEntry("acc", "acc", ("2", "0"), None, "", 50.0),)
     assert m.files == {"train": tmp_path.resolve() / "X_TRAIN.ts", "test": tmp_path.resolve() / "X_TEST.ts"}
-    assert m.classes == ("1", "2") and m.split == SplitEntry(valid_fraction=0.1, seed=3)
+    assert m.classes == ("1", "2") and m.split == SplitRule(valid_fraction=0.1, seed=3)
     npz = {"format": "npz", "files": {"all": "all.npz"}, "split": {"train": ["a"], "valid": ["b"]},
            "views": {"hip": {"modality": "mag", "key": "hip_mag"}, "cam": {"modality": "pose3d"}}}
     m = load_user_manifest(write_manifest(tmp_path, npz))

@@ -19,10 +19,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ralis.data.registry import ViewSpec
+from ralis.data.registry import MODALITY_ALIASES, ViewSpec
 from ralis.data.store import SPLITS, DatasetInfo, WindowedSplit, require_finite
 
-__all__ = ["SplitRule", "DatasetSplits", "assign_splits", "check_classes", "encode_labels", "from_arrays"]
+__all__ = ["SplitRule", "DatasetSplits", "subject_key", "assign_splits", "check_classes", "encode_labels", "from_arrays"]
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,20 @@ class SplitRule:
     test_fraction: float = 0.25  # project choice: only without subjects and without a TRAIN/TEST pair
     seed: int = 0  # the split's own seed (independent of the training seed)
 
-    def __post_init__(self) -> None:  # subject ids compare as text: 3 and "3" are one subject
+    def __post_init__(self) -> None:  # subject ids compare as text: 3, "3" and "03" are one subject
         for k in SPLITS:
             if getattr(self, k) is not None:
-                object.__setattr__(self, k, tuple(str(s) for s in getattr(self, k)))
+                object.__setattr__(self, k, tuple(subject_key(s) for s in getattr(self, k)))
+
+
+def subject_key(subject: object) -> str:
+    """How subject ids compare: as text, integers without leading zeros ("03" -> "3", 3.0 -> "3")."""
+    text = str(subject).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
 
 
 class DatasetSplits(NamedTuple):
@@ -66,6 +76,8 @@ def assign_splits(labels: np.ndarray, subjects: np.ndarray | None, fold: np.ndar
                   where: str) -> dict[str, np.ndarray]:
     """Row indices of train / valid / test by the module's rule. `subjects` and `fold` are str [N] or None."""
     n = len(labels)
+    if subjects is not None:
+        subjects = np.array([subject_key(s) for s in subjects])
     rng = np.random.default_rng(rule.seed)
     rows = np.arange(n)
     lists = {k: getattr(rule, k) for k in SPLITS}
@@ -149,8 +161,8 @@ def from_arrays(views: Mapping[str, np.ndarray], labels: np.ndarray, subjects: n
 
     views: {view name: [N, T, C] array}; NaN anywhere in a window's view marks that view missing there.
     labels: [N] class indices (with `class_names`) or strings. subjects: [N] ids, or None (stratified split).
-    modalities: {view: acc | gyro | mag | pose3d | pose2d | other}; views not named are `other` (scaling and time
-    warping only). rate_hz: per view or one number (recorded in the checkpoint; None = unknown, stored as 0).
+    modalities: {view: accelerometer | gyroscope | magnetometer | pose3d | pose2d | other} (or acc, gyro, mag);
+    views not named are `other` (scaling and time warping only). rate_hz: per view or one number (recorded in the checkpoint; None = unknown, stored as 0).
     split / fold: the split rule (module docstring).
     """
     from ralis.data.augment import check_modalities
@@ -172,7 +184,8 @@ def from_arrays(views: Mapping[str, np.ndarray], labels: np.ndarray, subjects: n
         if x.dtype.kind not in "fiu":
             raise ValueError(f"{name}: view '{v}' holds {x.dtype} values; it must be numeric")
         arrays[v] = x.astype(np.float32)
-        specs.append(ViewSpec(v, modalities.get(v, "other"), x.shape[2], float(rates.get(v) or 0.0),
+        modality = modalities.get(v, "other")
+        specs.append(ViewSpec(v, MODALITY_ALIASES.get(modality, modality), x.shape[2], float(rates.get(v) or 0.0),
                               units=units.get(v, "")))
     check_modalities(specs)
     y, names = encode_labels(labels, class_names, name)

@@ -1,8 +1,10 @@
 """Training-data augmentations [P§5.1.3; Um et al. 2017; spec methods.md §1.9].
 
 Scaling and time warping apply to every view; 3-axis inertial sensors (accelerometer, gyroscope,
-magnetometer) also get a random 3D rotation of each xyz triplet, 3D poses a rotation about the vertical z
+magnetometer) also get a random 3D rotation of each xyz triplet (each modality its own angle range,
+`acc_rotation_deg` / `gyro_rotation_deg` / `mag_rotation_deg`), 3D poses a rotation about the vertical z
 axis of each joint, 2D poses a horizontal flip with probability flip_p; `other` views get scaling and warping.
+Views named in `augment.unrotated_views` (a sensor mounted in a fixed orientation) skip the rotation or flip.
 The augmenters of one view run in a random order per sample.
 
 Two forms of the same distribution:
@@ -22,19 +24,34 @@ from ralis.data.body import rotation_matrix
 from ralis.data.registry import ViewSpec
 from ralis.runtime import derive_seed
 
-__all__ = ["MODALITIES", "TRIPLET_MODALITIES", "check_modalities", "scale", "time_warp", "rotation_matrix",
+__all__ = ["MODALITIES", "TRIPLET_MODALITIES", "check_modalities", "geometry_of", "rotation_deg", "scale", "time_warp", "rotation_matrix",
            "rotate_triplets", "rotate_z", "flip_x", "Augmenter"]
 
 TRIPLET_MODALITIES = ("acc", "gyro", "mag")  # 3-axis inertial sensors: rotate each xyz triplet
 MODALITIES = TRIPLET_MODALITIES + ("pose3d", "pose2d", "other")
 
 
-def check_modalities(view_specs: Sequence[ViewSpec]) -> None:
-    """Every view's modality must have augmentation rules (MODALITIES)."""
+def check_modalities(view_specs: Sequence[ViewSpec], cfg: AugmentConfig | None = None) -> None:
+    """Every view's modality must have augmentation rules (MODALITIES); `augment.unrotated_views` must name views."""
     for v in view_specs:
         if v.modality not in MODALITIES:
             raise ValueError(f"view '{v.name}': no augmentation defined for modality {v.modality!r}; "
                              f"use one of {list(MODALITIES)}")
+    names = [v.name for v in view_specs]
+    if cfg is not None and (unknown := [n for n in cfg.unrotated_views if n not in names]):
+        raise ValueError(f"params.yaml augment.unrotated_views names unknown view(s) {unknown}; views are {names}")
+
+
+def rotation_deg(modality: str, cfg: AugmentConfig) -> float:
+    """The +- angle range of a triplet modality's random 3D rotation."""
+    return {"acc": cfg.acc_rotation_deg, "gyro": cfg.gyro_rotation_deg, "mag": cfg.mag_rotation_deg}[modality]
+
+
+def geometry_of(view: ViewSpec, cfg: AugmentConfig) -> str:
+    """The view's geometric augmentation: "triplets" (3D rotation), "z" (pose3d), "flip" (pose2d) or "none"."""
+    if view.name in cfg.unrotated_views or view.modality == "other":
+        return "none"
+    return "triplets" if view.modality in TRIPLET_MODALITIES else {"pose3d": "z", "pose2d": "flip"}[view.modality]
 
 
 def scale(x: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
@@ -92,7 +109,7 @@ class Augmenter:
         self.view_specs = tuple(view_specs)
         self.cfg = cfg
         self.seed = seed
-        check_modalities(self.view_specs)
+        check_modalities(self.view_specs, cfg)
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
@@ -105,22 +122,24 @@ class Augmenter:
         seed = derive_seed(self.seed, stream)
         return Augmenter(self.view_specs, self.cfg, seed)
 
-    def _ops(self, modality: str, rng: np.random.Generator) -> list:
+    def _ops(self, view: ViewSpec, rng: np.random.Generator) -> list:
         c = self.cfg
         ops = [lambda x: scale(x, rng, c.scale_sigma), lambda x: time_warp(x, rng, c.warp_sigma, c.warp_knots)]
-        if modality in TRIPLET_MODALITIES:
-            ops.append(lambda x: rotate_triplets(x, rotation_matrix(
-                rng.uniform(-1, 1, 3), np.deg2rad(rng.uniform(-c.acc_rotation_deg, c.acc_rotation_deg)))))
-        elif modality == "pose3d":
+        geometry = geometry_of(view, c)
+        if geometry == "triplets":
+            deg = rotation_deg(view.modality, c)
+            ops.append(lambda x: rotate_triplets(x, rotation_matrix(rng.uniform(-1, 1, 3),
+                                                                    np.deg2rad(rng.uniform(-deg, deg)))))
+        elif geometry == "z":
             ops.append(lambda x: rotate_z(x, np.deg2rad(rng.uniform(-c.pose_z_rotation_deg, c.pose_z_rotation_deg))))
-        elif modality == "pose2d":
+        elif geometry == "flip":
             ops.append(lambda x: flip_x(x) if rng.random() < c.flip_p else x)
         return ops
 
     def augment_view(self, index: int, x: np.ndarray) -> np.ndarray:
         """Augment view `index` of one sample, x [T, C]; the augmenters run in a random order."""
         rng = self.rngs[index]
-        ops = self._ops(self.view_specs[index].modality, rng)
+        ops = self._ops(self.view_specs[index], rng)
         for k in rng.permutation(len(ops)):
             x = ops[k](x)
         return np.asarray(x, dtype=np.float32)

@@ -22,7 +22,7 @@ from scipy.interpolate import CubicSpline
 
 from ralis.config import AugmentConfig
 from ralis.contract import MultiviewBatch
-from ralis.data.augment import TRIPLET_MODALITIES, check_modalities
+from ralis.data.augment import check_modalities, geometry_of, rotation_deg
 from ralis.data.registry import ViewSpec
 from ralis.runtime import derive_seed
 
@@ -86,7 +86,7 @@ class BatchAugmenter:
 
     def __init__(self, view_specs: Sequence[ViewSpec], cfg: AugmentConfig, seed: int):
         self.view_specs = tuple(view_specs)
-        check_modalities(self.view_specs)
+        check_modalities(self.view_specs, cfg)
         self.cfg = cfg
         self.seed = seed
         seqs = np.random.SeedSequence([seed, len(self.view_specs)]).spawn(len(self.view_specs))
@@ -100,19 +100,21 @@ class BatchAugmenter:
     def _uniform(self, g: torch.Generator, size: tuple[int, ...], bound: float) -> torch.Tensor:
         return (torch.rand(size, generator=g, dtype=torch.float64) * 2 - 1) * bound
 
-    def _geometry(self, modality: str, g: torch.Generator, n: int):
-        """The view's geometric map for n windows, as a function of x [N, T, C] (identity for `other`)."""
+    def _geometry(self, view: ViewSpec, g: torch.Generator, n: int):
+        """The view's geometric map for n windows, as a function of x [N, T, C] (identity for `other` and
+        `augment.unrotated_views`)."""
         c = self.cfg
-        if modality in TRIPLET_MODALITIES or modality == "pose3d":
-            if modality == "pose3d":  # rotation about the vertical axis of every joint
+        geometry = geometry_of(view, c)
+        if geometry in ("triplets", "z"):
+            if geometry == "z":  # rotation about the vertical axis of every joint
                 axes = torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64).expand(n, 3)
                 angles = self._uniform(g, (n,), math.radians(c.pose_z_rotation_deg))
             else:
                 axes = self._uniform(g, (n, 3), 1.0)
-                angles = self._uniform(g, (n,), math.radians(c.acc_rotation_deg))
+                angles = self._uniform(g, (n,), math.radians(rotation_deg(view.modality, c)))
             r = rotation_batch(axes, angles)  # [N, 3, 3]
             return lambda x: rotate_triplets_batch(x, r)
-        if modality == "pose2d":
+        if geometry == "flip":
             flip = torch.rand(n, generator=g, dtype=torch.float64) < c.flip_p  # [N]
             return lambda x: _flip_rows(x, flip)
         return lambda x: x
@@ -122,7 +124,7 @@ class BatchAugmenter:
         g, cfg = self.generators[index], self.cfg
         n, _, c = x.shape
         factors = (1 + cfg.scale_sigma * torch.randn(n, 1, c, generator=g, dtype=torch.float64)).to(x.dtype)
-        geometry = self._geometry(self.view_specs[index].modality, g, n)
+        geometry = self._geometry(self.view_specs[index], g, n)
         scale_first = (torch.rand(n, generator=g) < 0.5)[:, None, None]  # [N, 1, 1]
         y = torch.where(scale_first, geometry(x * factors), geometry(x) * factors)
         knots = 1 + cfg.warp_sigma * torch.randn(n, cfg.warp_knots + 2, generator=g, dtype=torch.float64)

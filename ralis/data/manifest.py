@@ -73,18 +73,14 @@ from typing import Annotated, Any, Literal
 
 import yaml
 
+from ralis.data.arrays import SplitRule
+from ralis.data.registry import MODALITY_ALIASES
 from ralis.schema import Range, build, check_value, unknown_names
 
-__all__ = ["MANIFEST_NAME", "MODALITY_ALIASES", "FORMATS", "ViewEntry", "SplitEntry", "RecordingsEntry",
+__all__ = ["MANIFEST_NAME", "MODALITY_ALIASES", "FORMATS", "ViewEntry", "SplitRule", "RecordingsEntry",
            "UserManifest", "load_user_manifest", "matching_files"]
 
 MANIFEST_NAME = "manifest.yaml"
-MODALITY_ALIASES: dict[str, str] = {  # manifest spelling -> internal modality (ralis.data.augment.MODALITIES)
-    "accelerometer": "acc", "acc": "acc",
-    "gyroscope": "gyro", "gyro": "gyro",
-    "magnetometer": "mag", "mag": "mag",
-    "pose2d": "pose2d", "pose3d": "pose3d", "other": "other",
-}
 FORMATS = ("recordings", "ts", "npz")
 READABLE_SUFFIXES = (".csv", ".parquet")  # files of a recordings folder that are read
 _SPLITS = ("train", "valid", "test")
@@ -104,16 +100,6 @@ class ViewEntry:
     key: str | None  # npz only: array key in the file (None: the view name)
     units: str  # free text, "" if not declared
     rate_hz: float | None  # recordings: resampling rate (None: params default); ts/npz: rate of the windows
-
-
-@dataclass(frozen=True)
-class SplitEntry:
-    train: tuple[str, ...] | None = None  # subject ids as strings (None = not given)
-    valid: tuple[str, ...] | None = None
-    test: tuple[str, ...] | None = None
-    valid_fraction: float = 0.2  # validation carved from train when `valid` is not given
-    test_fraction: float = 0.25  # used only without subjects and without a test file
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,7 +128,7 @@ class UserManifest:
     classes: tuple[str, ...] | None
     window_sec: float | None
     step_sec: float | None
-    split: SplitEntry
+    split: SplitRule
     recordings: RecordingsEntry | None  # format recordings only
     files: dict[str, Path]  # ts/npz: {"train": p, "test": p} or {"all": p}; absolute paths
 
@@ -313,7 +299,7 @@ def _views(raw: Any, fmt: str, where: Path) -> tuple[ViewEntry, ...]:
     return tuple(views)
 
 
-def _split(raw: Any, where: Path) -> SplitEntry:
+def _split(raw: Any, where: Path) -> SplitRule:
     s = build(_SplitYaml, raw, f"{where}: split")
     lists = {k: _texts(getattr(s, k)) for k in _SPLITS}
     for k, ids in lists.items():
@@ -325,7 +311,7 @@ def _split(raw: Any, where: Path) -> SplitEntry:
             if lists[a] and lists[b] and (both := sorted(set(lists[a]) & set(lists[b]))):
                 raise ValueError(f"{where}: subject(s) {both} are in both split.{a} and split.{b}; "
                                  "a subject belongs to one split only")
-    return SplitEntry(**lists, valid_fraction=s.valid_fraction, test_fraction=s.test_fraction, seed=s.seed)
+    return SplitRule(**lists, valid_fraction=s.valid_fraction, test_fraction=s.test_fraction, seed=s.seed)
 
 
 def _recordings(raw: Any, root: Path, where: Path) -> RecordingsEntry:

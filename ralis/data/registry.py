@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["ViewSpec", "DatasetSpec", "REGISTRY", "get_dataset"]
+__all__ = ["ViewSpec", "DatasetSpec", "REGISTRY", "MODALITY_ALIASES", "get_dataset"]
+
+MODALITY_ALIASES: dict[str, str] = {  # how users may spell a modality -> ViewSpec.modality (augment.MODALITIES)
+    "accelerometer": "acc", "acc": "acc",
+    "gyroscope": "gyro", "gyro": "gyro",
+    "magnetometer": "mag", "mag": "mag",
+    "pose2d": "pose2d", "pose3d": "pose3d", "other": "other",
+}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ralis.config import Params
-from ralis.data.arrays import DatasetSplits, SplitRule, assign_splits, check_classes, from_arrays
+from ralis.data.arrays import DatasetSplits, assign_splits, check_classes, from_arrays
 from ralis.data.manifest import MANIFEST_NAME, UserManifest, load_user_manifest
 from ralis.data.registry import DatasetSpec, ViewSpec
 from ralis.data.resample import resample_session
@@ -52,10 +52,6 @@ def user_spec(m: UserManifest, params: Params, classes: tuple[str, ...] = ()) ->
                        obtain="files", root=str(m.root), notes=f"{m.format} described by {m.root / MANIFEST_NAME}")
 
 
-def _rule(m: UserManifest) -> SplitRule:
-    return SplitRule(**dataclasses.asdict(m.split))
-
-
 def _recordings(m: UserManifest, params: Params, progress: bool) -> tuple[DatasetSplits, dict[str, Any]]:
     from ralis.data.parsers.recordings import load_recordings
 
@@ -78,7 +74,7 @@ def _recordings(m: UserManifest, params: Params, progress: bool) -> tuple[Datase
                          "window or labelled null throughout give none")
     everything = concat_windows(parts)
     names = np.array([subject_names[int(i)] for i in everything.subjects]) if subject_names else None
-    index = assign_splits(everything.labels, names, None, _rule(m), where)
+    index = assign_splits(everything.labels, names, None, m.split, where)
     check_classes(everything.labels, index, classes, where)
     splits = {k: WindowedSplit(*(lambda w: (w.views, w.present, w.labels, w.subjects))(everything.take(index[k])),
                                classes) for k in SPLITS}
@@ -98,7 +94,7 @@ def _prewindowed(m: UserManifest) -> tuple[DatasetSplits, dict[str, Any]]:
     data = from_arrays(arrays.views, arrays.labels, arrays.subjects, m.classes or arrays.class_names,
                        modalities={v.name: v.modality for v in m.views},
                        rate_hz={v.name: v.rate_hz or 0.0 for v in m.views}, units={v.name: v.units for v in m.views},
-                       split=_rule(m), fold=arrays.fold, name=KEY)
+                       split=m.split, fold=arrays.fold, name=KEY)
     named = {v.name: _channel_names(m, v) for v in m.views}
     views = tuple(dataclasses.replace(v, channel_names=named[v.name] if len(named[v.name]) == v.channels else ())
                   for v in data.info.views)
@@ -121,4 +117,4 @@ def load_user_data(params: Params, progress: bool = True) -> tuple[DatasetSplits
     m = load_user_manifest(params.data.user_dir)
     data, extra = _recordings(m, params, progress) if m.format == "recordings" else _prewindowed(m)
     return data, {"title": m.name, "format": m.format, "source": str(m.root), "split_rule": dataclasses.asdict(
-        _rule(m))} | extra
+        m.split)} | extra
