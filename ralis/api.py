@@ -37,10 +37,11 @@ from ralis.data.arrays import DatasetSplits, SplitRule, from_arrays
 from ralis.data.store import SPLITS, DatasetInfo, WindowedSplit, dataset_info, load_split
 from ralis.evaluate import CombinationResults, encode_split, evaluate_combinations, nan_to_none, scenario_size
 from ralis.io import atomic_dir, write_json
-from ralis.methods import MultiviewMethod, build_method
+from ralis.methods import MultiviewMethod
 from ralis.probe import ConvergenceProbe, has_fusion
 from ralis.runtime import pick_device, seed_everything
 from ralis.train import CHECKPOINT_NAME, LOG_CSV, LOG_JSONL, FitResult, fit
+from ralis.zoo import build_method
 
 __all__ = [
     "DatasetInfo", "DatasetSplits", "SplitRule", "ExperimentResult", "OUTPUTS", "dataset_info", "from_arrays",

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from ralis.config import Params, params_from_sections
-from ralis.data.registry import ViewSpec
+from ralis.contract import ViewSpec
 from ralis.data.store import WindowedSplit
 from ralis.io import atomic_path, reading
-from ralis.methods import MultiviewMethod, build_method
+from ralis.methods import MultiviewMethod
+from ralis.zoo import build_method
 
 __all__ = ["FORMAT", "Checkpoint", "save_checkpoint", "load_checkpoint", "input_record", "params_to_dict",
            "params_from_dict"]

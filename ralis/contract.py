@@ -20,7 +20,25 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["MultiviewBatch", "check_views", "check_embeddings"]
+__all__ = ["ViewSpec", "MultiviewBatch", "check_views", "check_embeddings"]
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What the model knows of one view: its name, modality, channel count and rate (windows: [N, T, C])."""
+
+    name: str  # e.g. "torso", "kinect3"
+    modality: str  # "acc" | "gyro" | "mag" | "pose3d" | "pose2d" | "other" (ralis.data.augment.MODALITIES)
+    channels: int  # C_v after parsing (3 for accelerometers)
+    rate_hz: float  # sampling rate after resampling (acc 50 Hz, pose 20 Hz)
+    channel_names: tuple[str, ...] = ()  # user datasets: the source columns / dimensions, in channel order
+    units: str = ""  # physical units as declared (user datasets), e.g. "m/s^2", "rad/s"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channel_names", tuple(self.channel_names))  # lists from JSON / checkpoints
+        if self.channel_names and len(self.channel_names) != self.channels:
+            raise ValueError(f"view '{self.name}': {len(self.channel_names)} channel names for {self.channels} "
+                             "channels")
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_path", "atomic_dir", "reading", "write_json", "read_json", "write_npz", "write_text"]
+__all__ = ["atomic_path", "atomic_dir", "remove_stale", "reading", "write_json", "read_json", "write_npz", "write_text"]
 
 
 def _umask() -> int:
@@ -71,6 +71,16 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale(folders: Iterable[str | os.PathLike]) -> list[Path]:
+    """Delete the temporary folders an `atomic_dir` killed mid-way (SIGKILL, power loss) left in `folders`:
+    hidden `.<name>.tmp-*` / `.<name>.old-*` siblings. Call it only while nothing writes there. Returns them."""
+    stale = sorted({p for f in map(Path, folders) if f.is_dir() for pattern in (".*.tmp-*", ".*.old-*")
+                    for p in f.glob(pattern) if p.is_dir()})
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
 
 
 @contextlib.contextmanager

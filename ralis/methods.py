@@ -1,4 +1,4 @@
-"""The method protocol shared by RALIS and every baseline, and the registry that builds them by name.
+"""The method protocol shared by RALIS and every baseline, and the registry they join (built by `ralis.zoo`).
 
 Every method maps a MultiviewBatch to per-view embeddings z [V, N, D] (`encode`), maps cached embeddings
 plus a presence mask to logits (`predict`, the inference path used for all 2^V-1 view combinations), and
@@ -16,10 +16,9 @@ import torch
 from torch import nn
 
 from ralis.config import Params
-from ralis.contract import MultiviewBatch
-from ralis.data.registry import ViewSpec
+from ralis.contract import MultiviewBatch, ViewSpec
 
-__all__ = ["LossTerms", "MultiviewMethod", "METHODS", "register", "build_method"]
+__all__ = ["LossTerms", "MultiviewMethod", "METHODS", "register"]
 
 
 @dataclass
@@ -84,12 +83,3 @@ def register(name: str) -> Callable[[Builder], Builder]:
 
     return deco
 
-
-def build_method(name: str, views: Sequence[ViewSpec], n_classes: int, params: Params) -> MultiviewMethod:
-    """Build the method selected by `train.method` in params.yaml."""
-    import ralis.baselines  # noqa: F401  (registers the baselines)
-    import ralis.model  # noqa: F401  (registers RALIS)
-
-    if name not in METHODS:
-        raise ValueError(f"params.yaml train.method = {name!r} is unknown; choose one of {sorted(METHODS)}")
-    return METHODS[name](views, n_classes, params)

@@ -39,7 +39,7 @@ __all__ = [
     "PipelineConfig", "ResultsConfig", "ABLATION_VARIANTS", "ALL_METHODS", "BASELINES", "PROTOCOLS",
     "smoke_params", "smoke_pipeline", "stage_params", "stage_sections", "apply_variant", "sensitivity_point",
     "sensitivity_grid", "sensitivity_variants", "study_variants", "run_params", "run_dir",
-    "windows_root", "dataset_spec", "receipt_path", "write_receipt", "ensure_windows", "ensure_runs",
+    "windows_root", "dataset_spec", "receipt_path", "write_receipt", "ensure_windows",
 ]
 
 # PROTOCOLS (Table 3 / Tables 4-5 / Table 6) and the method names come from ralis.config, their one home
@@ -258,7 +258,8 @@ def write_receipt(params: Params, folder: str | Path) -> dict[str, Any]:
 
     spec = dataset_spec(params)
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) \
+        if folder.is_dir() else []  # hidden files (the tracked .gitkeep of data/raw/<dataset>/) are not data
     receipt = {
         "dataset": spec.key, "obtain": spec.obtain, "source": spec.url or "generated", "licence": spec.licence,
         "folder": (spec.root or f"{Path(params.data.raw_dir).name}/{spec.key}") if files else None,
@@ -282,19 +283,3 @@ def ensure_windows(params: Params, create: bool) -> dict[str, Any]:
         write_receipt(params, fetch_dataset(dataset_spec(params), params.data.raw_dir))
         prepare_windows(params, progress=False)
     return load_manifest(root)
-
-
-def ensure_runs(params: Params, pipe: PipelineConfig, outputs: str | Path) -> list[Path]:
-    """Train, in this process, the runs of `ralis.runner.study_jobs` that are missing or incomplete under
-    `outputs` (the smoke profile of the results and analysis notebooks); returns the new run folders.
-    A run folder counts only when it holds every file of `ralis.api.OUTPUTS`."""
-    from ralis.api import run_complete, run_experiment
-    from ralis.runner import study_jobs
-
-    ensure_windows(params, create=True)
-    made = []
-    for job in study_jobs(params, pipe, Path(outputs)):
-        if not run_complete(job.out_dir):
-            run_experiment(job.params, job.out_dir, progress=False)
-            made.append(job.out_dir)
-    return made

@@ -33,10 +33,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ralis.config import Params
-from ralis.io import atomic_dir
-from ralis.pipeline import PipelineConfig, run_dir, run_params, stage_params, stage_sections, study_variants
+from ralis.io import atomic_dir, remove_stale
+from ralis.pipeline import (
+    PipelineConfig,
+    ensure_windows,
+    run_dir,
+    run_params,
+    stage_params,
+    stage_sections,
+    study_variants,
+)
 
-__all__ = ["Job", "study_jobs", "run_inputs", "fingerprint", "run_jobs", "main", "BASELINE_FIELDS"]
+__all__ = ["Job", "study_jobs", "run_inputs", "fingerprint", "run_jobs", "ensure_runs", "main", "BASELINE_FIELDS"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FINGERPRINT = "fingerprint.txt"
@@ -181,6 +189,9 @@ def run_jobs(jobs: list[Job], params_file: Path, n_jobs: int, dry: bool = False)
     done = {"kept": [j.label for j in kept], "train": [j.label for j in todo], "copy": [j.label for j in copies]}
     if dry:
         return done
+    if stale := remove_stale({job.out_dir.parent for job in jobs}):  # left by a killed stage (DVC persists them)
+        print(f"train: removed {len(stale)} unfinished run folder(s) of an interrupted run: "
+              f"{[p.name for p in stale][:4]}", flush=True)
     t0, count = time.perf_counter(), [0]
 
     def one(job: Job) -> None:
@@ -204,6 +215,21 @@ def run_jobs(jobs: list[Job], params_file: Path, n_jobs: int, dry: bool = False)
     return done
 
 
+def ensure_runs(params: Params, pipe: PipelineConfig, outputs: str | Path) -> list[Path]:
+    """Train, in this process, the runs of `study_jobs` that are missing or incomplete under `outputs` (the smoke
+    profile of the results and analysis notebooks); returns the new run folders. A run folder counts only when it
+    holds every file of `ralis.api.OUTPUTS`."""
+    from ralis.api import run_complete, run_experiment
+
+    ensure_windows(params, create=True)
+    made = []
+    for job in study_jobs(params, pipe, Path(outputs)):
+        if not run_complete(job.out_dir):
+            run_experiment(job.params, job.out_dir, progress=False)
+            made.append(job.out_dir)
+    return made
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--params", default="params.yaml")
@@ -214,8 +240,6 @@ def main(argv: list[str] | None = None) -> None:
     params_file = Path(a.params).resolve()
     params = stage_params(str(params_file))
     pipe, _ = stage_sections(str(params_file))
-    from ralis.pipeline import ensure_windows
-
     ensure_windows(params, create=False)
     jobs = study_jobs(params, pipe, Path(a.outputs).resolve())
     run_jobs(jobs, params_file, a.jobs or pipe.jobs, a.dry)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ralis.config import AugmentConfig
+from ralis.contract import ViewSpec
 from ralis.data.augment import Augmenter, flip_x, rotate_triplets, rotate_z, rotation_matrix, scale, time_warp
-from ralis.data.registry import ViewSpec
 
 RNG = np.random.default_rng(0)
 VIEWS = (ViewSpec("wrist", "acc", 6, 50.0), ViewSpec("skel", "pose3d", 9, 20.0), ViewSpec("pose2d", "pose2d", 4, 20.0))

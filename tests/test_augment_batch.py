@@ -9,10 +9,9 @@ import torch
 from scipy.stats import ks_2samp
 
 from ralis.config import AugmentConfig
-from ralis.contract import MultiviewBatch
+from ralis.contract import MultiviewBatch, ViewSpec
 from ralis.data.augment import Augmenter, flip_x, rotation_matrix, time_warp
 from ralis.data.augment_batch import BatchAugmenter, rotate_triplets_batch, rotation_batch, warp_batch
-from ralis.data.registry import ViewSpec
 
 VIEWS = (ViewSpec("wrist", "acc", 3, 50.0), ViewSpec("gyro", "gyro", 3, 50.0), ViewSpec("skel", "pose3d", 9, 20.0),
          ViewSpec("pose2d", "pose2d", 4, 20.0), ViewSpec("emg", "other", 2, 20.0))

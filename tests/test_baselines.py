@@ -12,10 +12,9 @@ from ralis.baselines.flexmoe import FlexMoE
 from ralis.baselines.gmu import GMU
 from ralis.baselines.shaspec import ShaSpec
 from ralis.config import ModelConfig, Params
-from ralis.contract import MultiviewBatch
-from ralis.data.registry import ViewSpec
-from ralis.methods import build_method
+from ralis.contract import MultiviewBatch, ViewSpec
 from ralis.model.bank import EncoderBank
+from ralis.zoo import build_method
 from tests.train_fixtures import one_thread
 
 _one_thread = pytest.fixture(autouse=True)(one_thread)

@@ -249,3 +249,15 @@ def test_uncached_metrics_can_be_committed():
         path = re.sub(r"\$\{(\w+)\.(\w+)\}", lambda m: str(PARAMS[m[1]][m[2]]), path)  # params.yaml values
         ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT).returncode == 0
         assert ignored == want_ignored, f"{path}: .gitignore should {'' if want_ignored else 'not '}ignore it"
+
+
+def test_every_dataset_has_its_tracked_raw_folder():
+    """The download stage depends on data/raw/<dataset>/, which must exist in a fresh clone (a tracked .gitkeep)."""
+    from ralis.config import DATASETS
+
+    tracked = subprocess.run(["git", "ls-files", "data/raw"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    untracked = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "data/raw"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(f"data/raw/{d}/.gitkeep" for d in DATASETS) == sorted(tracked + untracked)
+    assert "${data.raw_dir}/${data.dataset}" in DVC["download"]["deps"]

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from ralis.config import ModelConfig, Params
-from ralis.data.registry import ViewSpec
-from ralis.methods import build_method
+from ralis.contract import ViewSpec
 from ralis.model.bank import EncoderBank
 from ralis.pipeline import ALL_METHODS
+from ralis.zoo import build_method
 
 VIEWS = (ViewSpec("lw", "acc", 3, 50.0), ViewSpec("rw", "acc", 3, 50.0), ViewSpec("pose", "pose3d", 6, 20.0),
          ViewSpec("waist", "acc", 3, 50.0))

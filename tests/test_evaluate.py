@@ -14,7 +14,8 @@ from torch import nn
 import ralis.evaluate as ev
 from ralis.contract import MultiviewBatch
 from ralis.io import read_json
-from ralis.methods import LossTerms, MultiviewMethod, build_method
+from ralis.methods import LossTerms, MultiviewMethod
+from ralis.zoo import build_method
 from tests.train_fixtures import CLASSES, VIEWS, make_split, one_thread, tiny_params
 
 _one_thread = pytest.fixture(autouse=True)(one_thread)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ralis.config import AugmentConfig
-from ralis.contract import MultiviewBatch
+from ralis.contract import MultiviewBatch, ViewSpec
 from ralis.data.augment_batch import BatchAugmenter as Augmenter
 from ralis.data.loader import (
     BatchStream,
@@ -17,7 +17,6 @@ from ralis.data.loader import (
     make_train_streams,
     stream_seed,
 )
-from ralis.data.registry import ViewSpec
 from ralis.data.store import WindowedSplit
 
 SPECS = (ViewSpec("a", "acc", 3, 50.0), ViewSpec("b", "acc", 3, 50.0), ViewSpec("p", "pose3d", 9, 20.0))

@@ -37,12 +37,16 @@ SMOKE = {
 }
 
 
-def _run(args: list[str], cwd: Path, timeout: int = 600) -> str:
+def _env() -> dict[str, str]:
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", GIT_AUTHOR_NAME="t",
                GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t", OMP_NUM_THREADS="1",
                MKL_NUM_THREADS="1")
     env.pop("PYTHONPATH", None)  # the stages set PYTHONPATH=$PWD themselves
-    res = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return env
+
+
+def _run(args: list[str], cwd: Path, timeout: int = 600) -> str:
+    res = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
     assert res.returncode == 0, f"{' '.join(args)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     return res.stdout + res.stderr
 
@@ -121,6 +125,16 @@ def test_second_repro_is_a_no_op(repo):
     assert _changed_stages(repo) == set()
 
 
+def test_a_placed_raw_file_reruns_the_download_stage(repo):
+    placed = repo / "data/raw/synthetic/placed_by_hand.csv"
+    placed.write_text("t,x\n0,1\n")
+    try:
+        assert "download" in _changed_stages(repo)  # data/raw/<dataset>/ is a dependency (issue 14, defect 9)
+    finally:
+        placed.unlink()
+    assert _changed_stages(repo) == set()
+
+
 def _dry_train(repo: Path) -> str:
     return _run(["python", "-m", "ralis.runner", "--dry"], repo).strip().splitlines()[-1]
 
@@ -179,3 +193,38 @@ def test_your_own_recordings_go_in_by_editing_params_only(repo):
             test["present"][:, 1].sum())
     finally:
         (repo / "params.yaml").write_text(original)
+
+
+def test_a_killed_train_stage_leaves_complete_runs_and_resumes(repo):
+    """SIGKILL to the whole `dvc repro` process group mid-training (a crash, not a Ctrl-C): every run folder is
+    complete or absent, and the next `dvc repro` trains only what is missing and removes the unfinished folders.
+    Last in this module: it leaves the copy on changed params."""
+    import signal
+    import time
+
+    from ralis.api import run_complete
+    from ralis.runner import FINGERPRINT
+
+    _edit_params(repo, {"data": {"dataset": "synthetic", "views": ["left_wrist", "waist", "pose3d"]},
+                        "loss": {"tau": 0.2}})  # every RALIS-family run (RALIS, Table 5 variants, Fig. 5 grid)
+    todo = int(_dry_train(repo).split(",")[1].split()[0])
+    assert todo >= 6
+    started = time.time()
+    proc = subprocess.Popen(["dvc", "repro", "train"], cwd=repo, env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    fresh = []
+    while time.time() - started < 300 and proc.poll() is None and len(fresh) < 2:
+        time.sleep(0.5)
+        fresh = [m for m in (repo / "outputs").glob(f"*/*/uniform/seed0/{FINGERPRINT}") if m.stat().st_mtime > started]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL and len(fresh) >= 2  # killed with some runs stamped done, others not
+    for kind in ("runs", "ablations"):
+        for run in (repo / "outputs" / kind).glob("*/*/seed*"):
+            assert run_complete(run), f"{run} is incomplete after the kill"
+    left = int(_dry_train(repo).split(",")[1].split()[0])
+    assert 0 < left <= todo - 2  # what finished before the kill is kept
+    out = _run(["dvc", "repro"], repo, timeout=900)
+    assert f"{left} to train" in out
+    assert not list((repo / "outputs").glob("*/*/*/.*.tmp-*"))  # nothing unfinished remains
+    assert _changed_stages(repo) == set() and "0 to train" in _dry_train(repo)

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from ralis.checkpoint import load_checkpoint
-from ralis.data.registry import ViewSpec
+from ralis.contract import ViewSpec
 from ralis.evaluate import encode_split, predict_encoded, view_combinations
-from ralis.methods import build_method
 from ralis.predict import main, predict
 from ralis.train import fit
+from ralis.zoo import build_method
 from tests.train_fixtures import CLASSES, make_split, one_thread, tiny_params
 
 # units and channel names as a user dataset declares them; make_split gives acc T=32, others T=16 (0.64 s, 0.8 s)

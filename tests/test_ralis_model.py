@@ -10,13 +10,12 @@ import torch
 import torch.nn.functional as F
 
 from ralis.config import AblationConfig, LossConfig, ModelConfig, Params
-from ralis.contract import MultiviewBatch
-from ralis.data.registry import ViewSpec
-from ralis.methods import build_method
+from ralis.contract import MultiviewBatch, ViewSpec
 from ralis.model.contrastive import adjusted_center_loss, full_graph_loss
 from ralis.model.heads import MLPHead
 from ralis.model.moe import balance_loss
 from ralis.model.ralis import RALIS
+from ralis.zoo import build_method
 
 VIEWS = (ViewSpec("wrist", "acc", 3, 50.0), ViewSpec("waist", "acc", 3, 50.0), ViewSpec("skel", "pose3d", 6, 20.0))
 T = (32, 32, 16)

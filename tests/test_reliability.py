@@ -190,11 +190,11 @@ def test_a_bad_scenario_is_refused_before_training(windows, tmp_path, monkeypatc
 
 def test_ensure_runs_retrains_an_incomplete_folder(tmp_path, monkeypatch):
     import ralis.api as api
-    from ralis import pipeline
+    from ralis import pipeline, runner
     from ralis.api import OUTPUTS
 
     params = pipeline.smoke_params(tmp_path)
-    monkeypatch.setattr(pipeline, "ensure_windows", lambda params, create: {})
+    monkeypatch.setattr(runner, "ensure_windows", lambda params, create: {})
     made = []
     monkeypatch.setattr(api, "run_experiment", lambda params, out, progress: made.append(Path(out)))
     pipe = pipeline.PipelineConfig(baselines=[], protocols=["complete"], seeds=[0], ablations=[],
@@ -203,9 +203,9 @@ def test_ensure_runs_retrains_an_incomplete_folder(tmp_path, monkeypatch):
     done.mkdir(parents=True)
     for name in OUTPUTS.values():
         (done / name).write_text("x")
-    assert pipeline.ensure_runs(params, pipe, tmp_path) == [] and made == []
+    assert runner.ensure_runs(params, pipe, tmp_path) == [] and made == []
     (done / OUTPUTS["checkpoint"]).unlink()  # metrics.json is there, the checkpoint is not
-    assert pipeline.ensure_runs(params, pipe, tmp_path) == [done] == made
+    assert runner.ensure_runs(params, pipe, tmp_path) == [done] == made
 
 
 def test_outputs_are_readable_by_others(windows, tmp_path):
@@ -343,7 +343,7 @@ def checkpoint(tmp_path_factory) -> Path:
     import torch
 
     from ralis.checkpoint import input_record, save_checkpoint
-    from ralis.methods import build_method
+    from ralis.zoo import build_method
     from tests.train_fixtures import CLASSES, VIEWS
 
     params = tiny_params()

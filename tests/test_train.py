@@ -17,8 +17,9 @@ from ralis.checkpoint import input_record, load_checkpoint, save_checkpoint
 from ralis.config import ModelConfig
 from ralis.contract import MultiviewBatch
 from ralis.evaluate import FusedScores, encode_split, fused_f1, predict_encoded
-from ralis.methods import LossTerms, build_method
+from ralis.methods import LossTerms
 from ralis.train import LOG_CSV, LOG_JSONL, fit, flatten_logs, lr_factor
+from ralis.zoo import build_method
 from tests.train_fixtures import CLASSES, VIEWS, make_split, one_thread, tiny_params, write_windows
 
 TINY_MODEL = ModelConfig(width=16, kernel_size=3, n_blocks=2, dropout=0.0, expert_hidden=16)

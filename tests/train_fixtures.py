@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ralis.config import AugmentConfig, EvalConfig, ModelConfig, Params, TrainConfig
-from ralis.data.registry import ViewSpec
+from ralis.contract import ViewSpec
 from ralis.data.store import WindowedSplit
 
 VIEWS = (ViewSpec("wrist", "acc", 3, 50.0), ViewSpec("ankle", "acc", 3, 50.0), ViewSpec("pose", "pose3d", 6, 20.0))

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ralis.baselines.common import ContrastiveMeanFusion
 from ralis.config import Params
-from ralis.data.registry import ViewSpec
+from ralis.contract import ViewSpec
 from ralis.methods import register
 
 __all__ = ["cocoa_loss_a", "cocoa_loss_b", "COCOA", "build_cocoa"]

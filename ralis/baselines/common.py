@@ -14,8 +14,7 @@ import torch.nn.functional as F
 
 from ralis.baselines.meanfusion import MeanFusion
 from ralis.config import ModelConfig
-from ralis.contract import MultiviewBatch
-from ralis.data.registry import ViewSpec
+from ralis.contract import MultiviewBatch, ViewSpec
 from ralis.methods import LossTerms
 
 __all__ = ["masked_mean", "random_view_subset", "ContrastiveMeanFusion"]

@@ -17,7 +17,7 @@ from torch import nn
 
 from ralis.baselines.common import ContrastiveMeanFusion
 from ralis.config import Params
-from ralis.data.registry import ViewSpec
+from ralis.contract import ViewSpec
 from ralis.methods import register
 from ralis.model.contrastive import full_graph_loss, masked_pair_loss
 

@@ -18,8 +18,7 @@ from torch import nn
 
 from ralis.baselines.routing import ExpertFFN, RouterLogits, Routing, noisy_top_k, routing_balance
 from ralis.config import Params
-from ralis.contract import MultiviewBatch, check_embeddings
-from ralis.data.registry import ViewSpec
+from ralis.contract import MultiviewBatch, ViewSpec, check_embeddings
 from ralis.methods import LossTerms, MultiviewMethod, register
 from ralis.model.bank import EncoderBank
 

@@ -16,8 +16,7 @@ from torch import nn
 
 from ralis.baselines.common import random_view_subset
 from ralis.config import Params
-from ralis.contract import MultiviewBatch, check_embeddings
-from ralis.data.registry import ViewSpec
+from ralis.contract import MultiviewBatch, ViewSpec, check_embeddings
 from ralis.methods import LossTerms, MultiviewMethod, register
 from ralis.model.bank import EncoderBank
 

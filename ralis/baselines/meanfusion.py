@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ralis.config import ModelConfig, Params
-from ralis.contract import MultiviewBatch, check_embeddings
-from ralis.data.registry import ViewSpec
+from ralis.contract import MultiviewBatch, ViewSpec, check_embeddings
 from ralis.methods import LossTerms, MultiviewMethod, register
 from ralis.model.bank import EncoderBank
 

@@ -22,8 +22,7 @@ from torch import nn
 
 from ralis.baselines.common import masked_mean, random_view_subset
 from ralis.config import ModelConfig, Params
-from ralis.contract import MultiviewBatch, check_embeddings
-from ralis.data.registry import ViewSpec
+from ralis.contract import MultiviewBatch, ViewSpec, check_embeddings
 from ralis.methods import LossTerms, MultiviewMethod, register
 from ralis.model.bank import EncoderBank
 from ralis.model.encoder import ResNet1D, Stem

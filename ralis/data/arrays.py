@@ -19,7 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ralis.data.registry import MODALITY_ALIASES, ViewSpec
+from ralis.contract import ViewSpec
+from ralis.data.registry import MODALITY_ALIASES
 from ralis.data.store import SPLITS, DatasetInfo, WindowedSplit, require_finite
 
 __all__ = ["SplitRule", "DatasetSplits", "subject_key", "assign_splits", "check_classes", "encode_labels", "from_arrays"]

@@ -21,7 +21,7 @@ from scipy.interpolate import CubicSpline
 
 from ralis.config import AugmentConfig
 from ralis.data.body import rotation_matrix
-from ralis.data.registry import ViewSpec
+from ralis.contract import ViewSpec
 from ralis.runtime import derive_seed
 
 __all__ = ["MODALITIES", "TRIPLET_MODALITIES", "check_modalities", "geometry_of", "rotation_deg", "scale", "time_warp", "rotation_matrix",

@@ -23,7 +23,7 @@ from scipy.interpolate import CubicSpline
 from ralis.config import AugmentConfig
 from ralis.contract import MultiviewBatch
 from ralis.data.augment import check_modalities, geometry_of, rotation_deg
-from ralis.data.registry import ViewSpec
+from ralis.contract import ViewSpec
 from ralis.runtime import derive_seed
 
 __all__ = ["BatchAugmenter", "warp_basis", "warp_batch", "rotation_batch", "rotate_triplets_batch"]

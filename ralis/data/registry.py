@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ralis.contract import ViewSpec  # noqa: F401  (a registry entry lists ViewSpecs; re-exported)
+
 __all__ = ["ViewSpec", "DatasetSpec", "REGISTRY", "MODALITY_ALIASES", "get_dataset"]
 
 MODALITY_ALIASES: dict[str, str] = {  # how users may spell a modality -> ViewSpec.modality (augment.MODALITIES)
@@ -15,22 +17,6 @@ MODALITY_ALIASES: dict[str, str] = {  # how users may spell a modality -> ViewSp
     "magnetometer": "mag", "mag": "mag",
     "pose2d": "pose2d", "pose3d": "pose3d", "other": "other",
 }
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    name: str  # e.g. "torso", "kinect3"
-    modality: str  # "acc" | "gyro" | "mag" | "pose3d" | "pose2d" | "other" (ralis.data.augment.MODALITIES)
-    channels: int  # C_v after parsing (3 for accelerometers)
-    rate_hz: float  # sampling rate after resampling (acc 50 Hz, pose 20 Hz)
-    channel_names: tuple[str, ...] = ()  # user datasets: the source columns / dimensions, in channel order
-    units: str = ""  # physical units as declared (user datasets), e.g. "m/s^2", "rad/s"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "channel_names", tuple(self.channel_names))  # lists from JSON / checkpoints
-        if self.channel_names and len(self.channel_names) != self.channels:
-            raise ValueError(f"view '{self.name}': {len(self.channel_names)} channel names for {self.channels} "
-                             "channels")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ralis.data.registry import ViewSpec
+from ralis.contract import ViewSpec
 from ralis.io import read_json, reading, write_json, write_npz
 
 __all__ = ["SPLITS", "DatasetInfo", "WindowedSplit", "save_split", "load_split", "require_finite", "write_manifest",

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 from ralis.config import Params
 from ralis.data.arrays import DatasetSplits, assign_splits, check_classes, from_arrays
 from ralis.data.manifest import MANIFEST_NAME, UserManifest, load_user_manifest
-from ralis.data.registry import DatasetSpec, ViewSpec
+from ralis.contract import ViewSpec
+from ralis.data.registry import DatasetSpec
 from ralis.data.resample import resample_session
 from ralis.data.store import SPLITS, DatasetInfo, WindowedSplit, require_finite
 from ralis.data.windowing import WindowParams, WindowStats, concat_windows, window_session

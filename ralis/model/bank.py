@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ralis.config import ModelConfig
-from ralis.data.registry import ViewSpec
+from ralis.contract import ViewSpec
 from ralis.model.encoder import ResNet1D
 from ralis.model.magnorm import magnorm
 

@@ -1,0 +1,36 @@
+"""The method zoo: every registered method (RALIS and the baselines), built by name.
+
+`ralis.methods` defines the protocol and the `register` decorator; the packages below register themselves when
+imported, which happens here, at the top, so that nothing imports back up a layer:
+
+    contract, config  <-  methods  <-  model, baselines  <-  zoo  <-  train, evaluate, checkpoint, api
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ralis.baselines  # noqa: F401  (registers every baseline)
+import ralis.model  # noqa: F401  (registers RALIS)
+from ralis.config import Params
+from ralis.contract import ViewSpec
+from ralis.methods import METHODS, MultiviewMethod
+
+__all__ = ["build_method", "method_names", "baseline_names"]
+
+
+def method_names() -> tuple[str, ...]:
+    """Every method `train.method` can name, in registration order."""
+    return tuple(METHODS)
+
+
+def baseline_names() -> tuple[str, ...]:
+    """The methods compared with RALIS: every registered method but RALIS itself."""
+    return tuple(m for m in METHODS if m != "ralis")
+
+
+def build_method(name: str, views: Sequence[ViewSpec], n_classes: int, params: Params) -> MultiviewMethod:
+    """Build the method selected by `train.method` in params.yaml."""
+    if name not in METHODS:
+        raise ValueError(f"params.yaml train.method = {name!r} is unknown; choose one of {sorted(METHODS)}")
+    return METHODS[name](views, n_classes, params)
