@@ -77,7 +77,7 @@ def weight_spread(by_class: np.ndarray) -> float:
 
 @torch.no_grad()
 def validation_contrast(method: MultiviewMethod, encoded: EncodedSplit, weights: torch.Tensor, batch: int,
-                        tau: float = 0.1, reduction: str = "sum") -> float:
+                        tau: float, reduction: str) -> float:
     """L_AC (Eq. 6) with the attention weights on consecutive batches of `batch` windows, averaged over the
     batches having >= 2 windows with >= 2 views (eval mode; the training loss uses random batches)."""
     if batch < 2:

@@ -74,7 +74,7 @@ def test_cocoa_looped_matches_the_batched_baseline_loss_and_gradient():
         present = torch.rand(9, 4, generator=g) < (0.5 if trial else 1.1)  # trial 0: complete views
         present[0] = True  # at least one sample with >= 2 views
         za, zb = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
-        a, b = cocoa_loss_a(za, present), cx.cocoa_loss_a_looped(zb, present)
+        a, b = cocoa_loss_a(za, present, 0.1), cx.cocoa_loss_a_looped(zb, present, 0.1)
         torch.testing.assert_close(a, b)
         a.backward()
         b.backward()
@@ -150,9 +150,9 @@ def test_probe_on_a_tiny_model_gives_per_class_weights_that_sum_to_one(tmp_path)
     assert res.weights.groupby("class")["weight"].sum().to_numpy() == pytest.approx(by_class.sum(1))
     with pytest.raises(ValueError, match="probe columns"):
         convergence_from_logs({"x": log.drop(columns=["att_spread"])}, list(CLASSES), [v.name for v in VIEWS])
-    assert validation_contrast(method, encoded, w, 8) == pytest.approx(out["valid_contrast"])
+    assert validation_contrast(method, encoded, w, 8, 0.1, "sum") == pytest.approx(out["valid_contrast"])
     single = encoded._replace(present=torch.zeros_like(encoded.present).index_fill_(1, torch.tensor([0]), True))
-    assert np.isnan(validation_contrast(method, single, w, 8))  # no window with two views: undefined, not 0
+    assert np.isnan(validation_contrast(method, single, w, 8, 0.1, "sum"))  # no window with two views: undefined, not 0
     with pytest.raises(ValueError, match="attention fusion"):
         ConvergenceProbe(split, params)(1, torch.nn.Linear(2, 2))
 

@@ -112,15 +112,15 @@ def test_cmc_core_view_matches_loop(core):
     for j in range(V):
         idx = (present[:, core] & present[:, j]).nonzero().flatten()
         if j != core and len(idx) >= 2:
-            ref.append(pair_loss(z[core, idx], z[j, idx], TAU).mean().item())
-    got = core_view_loss(z, present, core, TAU).item()
+            ref.append(pair_loss(z[core, idx], z[j, idx], TAU, "sum").mean().item())
+    got = core_view_loss(z, present, core, TAU, "sum").item()
     assert got == pytest.approx(sum(ref) / len(ref), rel=1e-9)
 
 
 def test_cmc_core_view_detach_stops_gradient_into_other_views():
     z, present = _data(6)
     z.requires_grad_(True)
-    core_view_loss(z, present, 1, TAU, detach_others=True).backward()
+    core_view_loss(z, present, 1, TAU, "sum", detach_others=True).backward()
     assert z.grad[1].abs().sum() > 0
     assert z.grad[[0, 2, 3]].abs().sum() == 0
 
@@ -170,8 +170,8 @@ def test_confu_triplets_and_fused_term_match_loop():
         assert len(idx) >= 2
         ta, tb = torch.tensor([a]), torch.tensor([b])
         f = fusion(z[a, idx][None], z[b, idx][None], ta, tb)[0]
-        ref.append(pair_loss(f, z[c, idx], TAU).mean().item())
-    got = fused_third_loss(z, present, chosen, fusion, TAU).item()
+        ref.append(pair_loss(f, z[c, idx], TAU, "sum").mean().item())
+    got = fused_third_loss(z, present, chosen, fusion, TAU, "sum").item()
     assert got == pytest.approx(sum(ref) / len(ref), rel=1e-9)
 
 

@@ -107,8 +107,8 @@ def test_masked_pair_loss_equals_pair_loss_on_the_kept_rows():
     mask = torch.tensor([True, False, True, True, False, True, True])
     z_bad = z.clone()
     z_bad[:, ~mask] = float("nan")  # masked rows must not leak
-    got = masked_pair_loss(z_bad[0][None], z_bad[1][None], mask[None], TAU)[0]
-    want = pair_loss(z[0, mask], z[1, mask], TAU)
+    got = masked_pair_loss(z_bad[0][None], z_bad[1][None], mask[None], TAU, "sum")[0]
+    want = pair_loss(z[0, mask], z[1, mask], TAU, "sum")
     torch.testing.assert_close(got[mask], want)
     assert (got[~mask] == 0).all()
 
@@ -142,18 +142,19 @@ def test_adjusted_center_matches_reference_values_and_gradients(missing, reducti
 def test_adjusted_center_uniform_weights_by_default():
     z, present, _ = make()
     uniform = present.T.double() / present.sum(1).double()
-    torch.testing.assert_close(adjusted_center_loss(z, present).loss, adjusted_center_loss(z, present, uniform).loss)
+    torch.testing.assert_close(adjusted_center_loss(z, present, None, TAU, "sum").loss,
+                               adjusted_center_loss(z, present, uniform, TAU, "sum").loss)
 
 
 def test_adjusted_center_is_view_permutation_invariant():
     z, present, w = make(v=5, n=8)
-    base = adjusted_center_loss(z, present, w, TAU)
+    base = adjusted_center_loss(z, present, w, TAU, "sum")
     perm = torch.tensor([3, 0, 4, 2, 1])
-    out = adjusted_center_loss(z[perm], present[:, perm], w[perm], TAU)
+    out = adjusted_center_loss(z[perm], present[:, perm], w[perm], TAU, "sum")
     torch.testing.assert_close(out.loss, base.loss)
     torch.testing.assert_close(out.per_sample, base.per_sample)
-    fg = full_graph_loss(z, present, TAU).loss
-    torch.testing.assert_close(full_graph_loss(z[perm], present[:, perm], TAU).loss, fg)
+    fg = full_graph_loss(z, present, TAU, "sum").loss
+    torch.testing.assert_close(full_graph_loss(z[perm], present[:, perm], TAU, "sum").loss, fg)
 
 
 def test_two_views_reduce_to_the_pair_loss():
@@ -162,11 +163,11 @@ def test_two_views_reduce_to_the_pair_loss():
     each anchor sees a stop-gradient partner, so dL_AC/dz_a = d/dz_a mean_i (1 - w_a,i) L_pair,i(z_a, sg(z_b))."""
     z, present, w = make(v=2, n=6, missing=False)
     zz = z.clone().requires_grad_(True)
-    ac = adjusted_center_loss(zz, present, w, TAU).loss
+    ac = adjusted_center_loss(zz, present, w, TAU, "sum").loss
     ac.backward()
-    torch.testing.assert_close(ac.detach(), pair_loss(z[0], z[1], TAU).mean())
+    torch.testing.assert_close(ac.detach(), pair_loss(z[0], z[1], TAU, "sum").mean())
     za = z[0].clone().requires_grad_(True)
-    ((1 - w[0]) * pair_loss(za, z[1], TAU)).mean().backward()
+    ((1 - w[0]) * pair_loss(za, z[1], TAU, "sum")).mean().backward()
     torch.testing.assert_close(zz.grad[0], za.grad)
 
 
@@ -175,7 +176,7 @@ def test_single_view_samples_contribute_zero_without_nan():
     z = z.clone()
     z[~present.T] = float("nan")  # whatever a missing view holds never enters
     zz = z.clone().requires_grad_(True)
-    out = adjusted_center_loss(zz, present, w.nan_to_num(0.0), TAU)
+    out = adjusted_center_loss(zz, present, w.nan_to_num(0.0), TAU, "sum")
     out.loss.backward()
     assert torch.isfinite(out.loss) and torch.isfinite(zz.grad).all()
     single = present.sum(1) == 1
@@ -184,15 +185,15 @@ def test_single_view_samples_contribute_zero_without_nan():
     only_single = torch.zeros_like(present)
     only_single[:, 0] = True
     zs = z.nan_to_num(1.0).requires_grad_(True)
-    lone = adjusted_center_loss(zs, only_single, None, TAU).loss
+    lone = adjusted_center_loss(zs, only_single, None, TAU, "sum").loss
     lone.backward()
     assert lone.item() == 0.0 and torch.isfinite(zs.grad).all()
 
 
 def test_float32_batched_and_looped_agree():
     z, present, w = make(v=6, n=16, d=32, seed=3)
-    a = adjusted_center_loss(z.float(), present, w.float(), TAU)
-    b = adjusted_center_loss_looped(z.float(), present, w.float(), TAU)
+    a = adjusted_center_loss(z.float(), present, w.float(), TAU, "sum")
+    b = adjusted_center_loss_looped(z.float(), present, w.float(), TAU, "sum")
     torch.testing.assert_close(a.loss, b.loss, atol=1e-5, rtol=1e-5)
 
 
@@ -214,9 +215,9 @@ def test_full_graph_matches_reference(missing, reduction):
 def test_full_graph_skips_pairs_with_fewer_than_two_samples():
     z, _, _ = make(v=3, n=4, missing=False)
     present = torch.tensor([[1, 1, 0], [1, 1, 0], [1, 0, 1], [0, 0, 1]], dtype=torch.bool)
-    out = full_graph_loss(z, present, TAU)
+    out = full_graph_loss(z, present, TAU, "sum")
     assert out.pair_valid.tolist() == [True, False, False]  # (0,1) has 2 samples, (0,2) 1, (1,2) 0
-    torch.testing.assert_close(out.loss, pair_loss(z[0, :2], z[1, :2], TAU).mean())
+    torch.testing.assert_close(out.loss, pair_loss(z[0, :2], z[1, :2], TAU, "sum").mean())
 
 
 def test_loss_macs_scale_as_claimed():

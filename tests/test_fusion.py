@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from ralis.config import AblationConfig, ModelConfig
 from ralis.model.fusion import AttentionFusion, masked_softmax, mean_weights
 from ralis.model.magnorm import magnorm
 
@@ -21,7 +22,7 @@ def make(seed=0):
     present[~present.any(1), 3] = True
     z = torch.where(present.T[..., None], z, torch.zeros_like(z))
     torch.manual_seed(seed)
-    return z, present, AttentionFusion(D, hidden=5)
+    return z, present, AttentionFusion(ModelConfig(width=D, att_hidden=5), AblationConfig())
 
 
 def test_masked_softmax_is_the_softmax_over_present_views():
@@ -64,7 +65,7 @@ def test_missing_views_never_leak():
 
 def test_minus_attention_is_the_mean():
     z, present, _ = make()
-    out = AttentionFusion(D, attention=False)(z, present)
+    out = AttentionFusion(ModelConfig(width=D), AblationConfig(attention=False))(z, present)
     torch.testing.assert_close(out.weights, mean_weights(present))
     torch.testing.assert_close(out.weights.sum(0), torch.ones(N))
 
@@ -72,7 +73,7 @@ def test_minus_attention_is_the_mean():
 def test_minus_magnorm_leaves_the_weighted_sum():
     z, present, _ = make()
     torch.manual_seed(0)
-    fusion = AttentionFusion(D, hidden=5, magnorm=False)
+    fusion = AttentionFusion(ModelConfig(width=D, att_hidden=5), AblationConfig(magnorm=False))
     out = fusion(z, present)
     torch.testing.assert_close(out.fused, (out.weights[..., None] * z).sum(0))
     assert not torch.allclose(out.fused.norm(dim=1), torch.full((N,), math.sqrt(D)))
@@ -82,7 +83,7 @@ def test_stop_grad_blocks_attention_gradients_into_z():
     z, present, _ = make()
     for stop_grad in (True, False):
         torch.manual_seed(0)
-        fusion = AttentionFusion(D, hidden=5, stop_grad=stop_grad)
+        fusion = AttentionFusion(ModelConfig(width=D, att_hidden=5), AblationConfig(stop_grad=stop_grad))
         zz = z.clone().requires_grad_(True)
         w = fusion.view_weights(zz, present)
         (w * torch.randn_like(w)).sum().backward()

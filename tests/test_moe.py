@@ -6,12 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ralis.config import ModelConfig
 from ralis.model.moe import MoEHead, NoisyTopKGate, balance_loss, cv_squared, importance, smooth_load
 
 
 def random_gate(dim=6, e=8, k=3, seed=0, noise_scale=1.0):
     torch.manual_seed(seed)
-    gate = NoisyTopKGate(dim, e, k)
+    gate = NoisyTopKGate(dim, e, k, 1e-2)
     with torch.no_grad():
         gate.w_gate.normal_(0, 1.0)
         gate.w_noise.normal_(0, noise_scale)
@@ -19,10 +20,10 @@ def random_gate(dim=6, e=8, k=3, seed=0, noise_scale=1.0):
 
 
 def test_gate_weights_start_at_zero():
-    gate = NoisyTopKGate(4, 5, 2)
+    gate = NoisyTopKGate(4, 5, 2, 1e-2)
     assert (gate.w_gate == 0).all() and (gate.w_noise == 0).all()
     with pytest.raises(ValueError, match="top_k"):
-        NoisyTopKGate(4, 5, 6)
+        NoisyTopKGate(4, 5, 6, 1e-2)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -106,7 +107,7 @@ def test_importance_and_cv_squared_against_loops():
 
 
 def test_balance_loss_trains_the_gate_and_the_noise_network():
-    gate = NoisyTopKGate(6, 8, 3).train()
+    gate = NoisyTopKGate(6, 8, 3, 1e-2).train()
     torch.manual_seed(0)
     out = gate(torch.randn(32, 6))
     balance_loss(out.importance, out.load).backward()
@@ -115,7 +116,7 @@ def test_balance_loss_trains_the_gate_and_the_noise_network():
 
 def test_moe_head_is_the_gate_weighted_sum_of_experts():
     torch.manual_seed(0)
-    head = MoEHead(6, 4, n_experts=5, top_k=2, hidden=7, dropout=0.5).eval()
+    head = MoEHead(4, ModelConfig(width=6, n_experts=5, top_k=2, expert_hidden=7, dropout=0.5)).eval()
     with torch.no_grad():
         head.gate.w_gate.normal_()
     x = torch.randn(3, 6)

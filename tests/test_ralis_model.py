@@ -127,12 +127,12 @@ def test_contrast_term_is_the_ac_or_full_graph_loss_on_the_contrast_rows(full_gr
     out = m.training_losses(cls, con)
     z, present, fusion = _encode_like_training(m, cls, con)  # dropout 0: the same pass again
     if full_graph:
-        want = full_graph_loss(z[:, 8:], present[8:], 0.1).loss
+        want = full_graph_loss(z[:, 8:], present[8:], 0.1, "sum").loss
     else:
-        want = adjusted_center_loss(z[:, 8:], present[8:], fusion.weights[:, 8:], 0.1).loss
+        want = adjusted_center_loss(z[:, 8:], present[8:], fusion.weights[:, 8:], 0.1, "sum").loss
     assert out.terms["contrast"] == pytest.approx(want.item(), rel=1e-5)
-    other = adjusted_center_loss(z[:, 8:], present[8:], fusion.weights[:, 8:], 0.1).loss if full_graph else \
-        full_graph_loss(z[:, 8:], present[8:], 0.1).loss
+    other = adjusted_center_loss(z[:, 8:], present[8:], fusion.weights[:, 8:], 0.1, "sum").loss if full_graph else \
+        full_graph_loss(z[:, 8:], present[8:], 0.1, "sum").loss
     assert out.terms["contrast"] != pytest.approx(other.item(), rel=1e-3)
 
 

@@ -417,8 +417,8 @@ def test_leave_one_out_centre_is_exact_with_a_dominant_view():
     ref = torch.stack([wz64[[v for v in range(5) if v != a]].sum(0) for a in range(5)])  # obviously correct
     rel = ((centre - ref).norm(dim=-1) / ref.norm(dim=-1)).max().item()
     assert rel < 1e-5, rel
-    a = contrastive.adjusted_center_loss(z, torch.ones(16, 5, dtype=torch.bool), w)
-    b = contrastive.adjusted_center_loss_looped(z, torch.ones(16, 5, dtype=torch.bool), w)
+    a = contrastive.adjusted_center_loss(z, torch.ones(16, 5, dtype=torch.bool), w, 0.1, "sum")
+    b = contrastive.adjusted_center_loss_looped(z, torch.ones(16, 5, dtype=torch.bool), w, 0.1, "sum")
     torch.testing.assert_close(a.per_sample, b.per_sample)
 
 
@@ -435,7 +435,8 @@ def test_nan_in_a_missing_slot_gives_finite_gradients(loss):
     base = torch.randn(3, 6, 4)
     base[1, 0], base[2, 3] = float("nan"), float("inf")  # missing slots hold arbitrary values (data contract)
     z = base.clone().requires_grad_(True)
-    value = full_graph_loss(z, present).loss if loss == "full_graph" else core_view_loss(z, present, 0)
+    value = (full_graph_loss(z, present, 0.1, "sum").loss if loss == "full_graph"
+             else core_view_loss(z, present, 0, 0.1, "sum"))
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(z.grad.permute(1, 0, 2)[present]).all()
 

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ralis.baselines.cocoa import cocoa_loss_a
-from ralis.config import AnalysisConfig
+from ralis.config import AnalysisConfig, LossConfig
 from ralis.model.contrastive import (
     adjusted_center_loss,
     adjusted_center_loss_looped,
@@ -51,7 +51,7 @@ FORMS = ("looped", "batched")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (z [V, N, D], present [N, V]) -> scalar
 
 
-def cocoa_loss_a_looped(z: torch.Tensor, present: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+def cocoa_loss_a_looped(z: torch.Tensor, present: torch.Tensor, tau: float) -> torch.Tensor:
     """COCOA variant A (ralis.baselines.cocoa.cocoa_loss_a) with Python loops: positives per view pair (an N-vector
     of cosines each, V(V-1)/2 of them: O(V^2 N D)), negatives per view (an N x N Gram each: O(V N^2 D))."""
     v, n = z.shape[:2]
@@ -73,13 +73,14 @@ def cocoa_loss_a_looped(z: torch.Tensor, present: torch.Tensor, tau: float = 0.1
     return per.sum() / valid.sum().clamp_min(1)  # BCE(P / (P + N), 1) = log(1 + N / P)
 
 
+_TAU, _RED = LossConfig().tau, LossConfig().pair_reduction  # the paper's loss settings (no effect on the timing)
 LOSSES: dict[tuple[str, str], LossFn] = {
-    ("full_graph", "looped"): lambda z, p: full_graph_loss_looped(z, p).loss,
-    ("full_graph", "batched"): lambda z, p: full_graph_loss(z, p).loss,
-    ("cocoa", "looped"): cocoa_loss_a_looped,
-    ("cocoa", "batched"): cocoa_loss_a,
-    ("adjusted_center", "looped"): lambda z, p: adjusted_center_loss_looped(z, p).loss,
-    ("adjusted_center", "batched"): lambda z, p: adjusted_center_loss(z, p).loss,
+    ("full_graph", "looped"): lambda z, p: full_graph_loss_looped(z, p, _TAU, _RED).loss,
+    ("full_graph", "batched"): lambda z, p: full_graph_loss(z, p, _TAU, _RED).loss,
+    ("cocoa", "looped"): lambda z, p: cocoa_loss_a_looped(z, p, _TAU),
+    ("cocoa", "batched"): lambda z, p: cocoa_loss_a(z, p, _TAU),
+    ("adjusted_center", "looped"): lambda z, p: adjusted_center_loss_looped(z, p, None, _TAU, _RED).loss,
+    ("adjusted_center", "batched"): lambda z, p: adjusted_center_loss(z, p, None, _TAU, _RED).loss,
 }
 
 

@@ -20,7 +20,7 @@ from ralis.model.contrastive import full_graph_loss, masked_pair_loss
 __all__ = ["CMC", "core_view_loss", "build_cmc"]
 
 
-def core_view_loss(z: torch.Tensor, present: torch.Tensor, core: int, tau: float = 0.1, reduction: str = "sum",
+def core_view_loss(z: torch.Tensor, present: torch.Tensor, core: int, tau: float, reduction: str,
                    detach_others: bool = False) -> torch.Tensor:
     """Core-view CMC loss: mean over views j != core of mean_i L_pair,i(z^core, z^j) over samples having both.
 

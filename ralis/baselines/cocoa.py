@@ -41,7 +41,7 @@ def _similarities(z: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor,
     return pos, pos_mask, neg, neg_mask
 
 
-def cocoa_loss_a(z: torch.Tensor, present: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+def cocoa_loss_a(z: torch.Tensor, present: torch.Tensor, tau: float) -> torch.Tensor:
     """COCOA variant A (BCE on P_i / (P_i + N_i)), averaged over samples with >= 2 views; computed in log space."""
     pos, pos_mask, neg, neg_mask = _similarities(z, present)
     low = torch.finfo(z.dtype).min  # finite stand-in for log 0, so empty sets give no NaN gradients
@@ -55,8 +55,8 @@ def cocoa_loss_a(z: torch.Tensor, present: torch.Tensor, tau: float = 0.1) -> to
     return per.sum() / valid.sum().clamp_min(1)
 
 
-def cocoa_loss_b(z: torch.Tensor, present: torch.Tensor, tau: float = 0.1, scale: float = 1 / 32,
-                 lam: float = 3.9e-3) -> torch.Tensor:
+def cocoa_loss_b(z: torch.Tensor, present: torch.Tensor, tau: float, scale: float,
+                 lam: float) -> torch.Tensor:
     """COCOA variant B ('cocoa2'): scaled positive distances plus lambda-weighted negative similarities (sums)."""
     pos, _, neg, neg_mask = _similarities(z, present)
     pair_mask = present[:, :, None] & present[:, None, :]  # [N, V, V], a == b included as in the original

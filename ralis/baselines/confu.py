@@ -55,7 +55,7 @@ class PairFusion(nn.Module):
 
 
 def fused_third_loss(z: torch.Tensor, present: torch.Tensor, triplets: torch.Tensor, fusion: PairFusion,
-                     tau: float = 0.1, reduction: str = "sum") -> torch.Tensor:
+                     tau: float, reduction: str) -> torch.Tensor:
     """mean over triplets (a, b, c) of mean_i CL_i(f_ab, z^c) over the samples having a, b and c (batched)."""
     if len(triplets) == 0:
         return z.new_zeros(())

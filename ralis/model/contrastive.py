@@ -57,8 +57,8 @@ def _check_multiview(z: torch.Tensor, present: torch.Tensor) -> None:
                          f"{tuple(present.shape)}")
 
 
-def masked_pair_loss(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor, tau: float = 0.1,
-                     reduction: str = "sum") -> torch.Tensor:
+def masked_pair_loss(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor, tau: float,
+                     reduction: str) -> torch.Tensor:
     """Batched per-sample pair loss, Eqs. (4)-(5), over the rows where `mask` holds.
 
     a, b: [B, N, D] (B independent problems, e.g. views or view pairs); mask: [B, N] bool.
@@ -86,7 +86,7 @@ def masked_pair_loss(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor, tau: 
     return torch.where(mask, per, torch.zeros_like(per))
 
 
-def pair_loss(a: torch.Tensor, b: torch.Tensor, tau: float = 0.1, reduction: str = "sum") -> torch.Tensor:
+def pair_loss(a: torch.Tensor, b: torch.Tensor, tau: float, reduction: str) -> torch.Tensor:
     """Per-sample pair loss L_pair,i(a, b), Eqs. (4)-(5), on complete rows: a, b [N, D] -> [N].
 
     The plain NT-Xent form: 2N rows, cosine Gram, diagonal dropped, cross-entropy with the partner row as target
@@ -127,8 +127,8 @@ def leave_one_out(wz: torch.Tensor) -> torch.Tensor:
     return before + after
 
 
-def adjusted_center_loss(z: torch.Tensor, present: torch.Tensor, weights: torch.Tensor | None = None,
-                         tau: float = 0.1, reduction: str = "sum") -> ACLoss:
+def adjusted_center_loss(z: torch.Tensor, present: torch.Tensor, weights: torch.Tensor | None,
+                         tau: float, reduction: str) -> ACLoss:
     """Adjusted-center contrastive loss, Eq. (6), batched over views (one [V, 2N, 2N] Gram), masked (A6, A7).
 
     L_i = 1/(n_i - 1) sum_{a in S_i} sg(1 - w_i^a) L_pair,i(z^a, sg(sum_{v != a} w^v z^v)), averaged over the
@@ -149,8 +149,8 @@ def adjusted_center_loss(z: torch.Tensor, present: torch.Tensor, weights: torch.
     return ACLoss(loss, per_sample, valid)
 
 
-def adjusted_center_loss_looped(z: torch.Tensor, present: torch.Tensor, weights: torch.Tensor | None = None,
-                                tau: float = 0.1, reduction: str = "sum") -> ACLoss:
+def adjusted_center_loss_looped(z: torch.Tensor, present: torch.Tensor, weights: torch.Tensor | None,
+                                tau: float, reduction: str) -> ACLoss:
     """Adjusted-center loss, Eq. (6), written as Listing 1: one pair loss per view in a Python loop."""
     _check_multiview(z, present)
     m = present.T  # [V, N]
@@ -175,7 +175,7 @@ def view_pairs(n_views: int, device: torch.device | str | None = None) -> torch.
     return torch.triu_indices(n_views, n_views, offset=1, device=device).T
 
 
-def full_graph_loss(z: torch.Tensor, present: torch.Tensor, tau: float = 0.1, reduction: str = "sum") -> FullGraphLoss:
+def full_graph_loss(z: torch.Tensor, present: torch.Tensor, tau: float, reduction: str) -> FullGraphLoss:
     """Full-graph loss (1/#pairs) sum_{a<b} mean_i L_pair,i(z^a, z^b), batched over pairs ([P, 2N, 2N]).
 
     Pair (a, b) uses the samples having both views; pairs with < 2 such samples are skipped (methods.md §2.1).
@@ -191,8 +191,8 @@ def full_graph_loss(z: torch.Tensor, present: torch.Tensor, tau: float = 0.1, re
     return FullGraphLoss(loss, pair_losses, pair_valid, pairs)
 
 
-def full_graph_loss_looped(z: torch.Tensor, present: torch.Tensor, tau: float = 0.1,
-                           reduction: str = "sum") -> FullGraphLoss:
+def full_graph_loss_looped(z: torch.Tensor, present: torch.Tensor, tau: float,
+                           reduction: str) -> FullGraphLoss:
     """Full-graph loss as VSF computes it: a Python loop over the V(V-1)/2 view pairs."""
     _check_multiview(z, present)
     pairs = view_pairs(z.shape[0], z.device)

@@ -11,6 +11,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ralis.config import AblationConfig, ModelConfig
 from ralis.contract import check_embeddings
 from ralis.model.magnorm import magnorm
 
@@ -40,16 +41,16 @@ def mean_weights(present: torch.Tensor) -> torch.Tensor:
 class AttentionFusion(nn.Module):
     """z^(wf) = MagNorm(sum_v w^(v) z^(v)) with w = masked softmax of a shared MLP on sg(z), Eqs. (8)-(9).
 
-    Switches (Table 5): `attention=False` -> mean fusion; `stop_grad=False` -> the MLP sees z with gradients;
-    `magnorm=False` -> the fused vector is not normalised.
+    Switches (Table 5, `ablation`): `attention=False` -> mean fusion; `stop_grad=False` -> the MLP sees z with
+    gradients; `magnorm=False` -> the fused vector is not normalised. Sizes from `model`: width D, att_hidden H.
     """
 
-    def __init__(self, dim: int, hidden: int = 128, attention: bool = True, stop_grad: bool = True,
-                 magnorm: bool = True):
+    def __init__(self, cfg: ModelConfig, ablation: AblationConfig):
         super().__init__()
-        self.attention, self.stop_grad, self.magnorm = attention, stop_grad, magnorm
+        self.attention, self.stop_grad, self.magnorm = ablation.attention, ablation.stop_grad, ablation.magnorm
         # Linear(D, H) - ReLU - Linear(H, 1), shared across views (A15)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, 1)) if attention else None
+        self.mlp = nn.Sequential(nn.Linear(cfg.width, cfg.att_hidden), nn.ReLU(),
+                                 nn.Linear(cfg.att_hidden, 1)) if self.attention else None
 
     def view_weights(self, z: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """w [V, N], Eq. (8): each view scored independently, softmax over the views present in each sample."""

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ralis.config import ModelConfig
+
 __all__ = [
     "GateOutput", "Routing", "noisy_top_k", "NoisyTopKGate", "importance", "smooth_load", "cv_squared",
     "balance_loss", "MoEOutput", "MoEHead",
@@ -109,7 +111,7 @@ def balance_loss(importance: torch.Tensor, load: torch.Tensor) -> torch.Tensor:
 class NoisyTopKGate(nn.Module):
     """Noisy top-K gate G(x) of Eq. (10): W_g and W_noise start at zero; noise only in training mode."""
 
-    def __init__(self, dim: int, n_experts: int, top_k: int, noise_eps: float = 1e-2):
+    def __init__(self, dim: int, n_experts: int, top_k: int, noise_eps: float):
         super().__init__()
         if not 1 <= top_k <= n_experts:
             raise ValueError(f"model.top_k must lie in [1, n_experts={n_experts}], got {top_k}")
@@ -135,11 +137,11 @@ class MoEHead(nn.Module):
     evaluated densely on every token; multiplying by the sparse gates gives the same y as sparse dispatch.
     """
 
-    def __init__(self, dim: int, n_classes: int, n_experts: int = 16, top_k: int = 3, hidden: int = 128,
-                 dropout: float = 0.5, noise_eps: float = 1e-2):
+    def __init__(self, n_classes: int, cfg: ModelConfig):
         super().__init__()
-        self.gate = NoisyTopKGate(dim, n_experts, top_k, noise_eps)
-        self.dropout = nn.Dropout(dropout)
+        dim, n_experts, hidden = cfg.width, cfg.n_experts, cfg.expert_hidden
+        self.gate = NoisyTopKGate(dim, n_experts, cfg.top_k, cfg.noise_eps)
+        self.dropout = nn.Dropout(cfg.dropout)
         self.w1 = nn.Parameter(torch.empty(n_experts, dim, hidden))
         self.b1 = nn.Parameter(torch.empty(n_experts, hidden))
         self.w2 = nn.Parameter(torch.empty(n_experts, hidden, n_classes))

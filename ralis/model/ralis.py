@@ -35,12 +35,8 @@ class RALIS(MultiviewMethod):
         self.loss_cfg = loss or LossConfig()
         cfg, ab = self.cfg, self.ablation
         self.encoders = EncoderBank(self.view_specs, cfg, magnorm=ab.magnorm)
-        self.fusion = AttentionFusion(cfg.width, cfg.att_hidden, ab.attention, ab.stop_grad, ab.magnorm)
-        if ab.moe:
-            self.head: nn.Module = MoEHead(cfg.width, n_classes, cfg.n_experts, cfg.top_k, cfg.expert_hidden,
-                                           cfg.dropout, cfg.noise_eps)
-        else:
-            self.head = MLPHead(cfg.width, n_classes, cfg.expert_hidden, cfg.dropout)
+        self.fusion = AttentionFusion(cfg, ab)
+        self.head: nn.Module = MoEHead(n_classes, cfg) if ab.moe else MLPHead(n_classes, cfg)
 
     # ---- inference path -------------------------------------------------------------------------------------
 
