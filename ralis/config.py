@@ -20,7 +20,7 @@ from ralis.schema import Pattern, Range, build, unknown_names
 __all__ = [
     "DataConfig", "SyntheticConfig", "WindowConfig", "MissingConfig", "AugmentConfig", "ModelConfig",
     "AblationConfig", "LossConfig", "TrainConfig", "EvalConfig", "BaselineConfig", "AnalysisConfig", "Params",
-    "load_params", "from_dict", "STAGE_SECTIONS", "DATASETS", "PROTOCOLS", "METHOD_NAMES", "REDUCTIONS",
+    "load_params", "from_dict", "STAGE_SECTIONS", "DATASETS", "PROTOCOLS", "REDUCTIONS",
     "params_from_sections", "read_sections",
 ]
 
@@ -37,7 +37,6 @@ OpenProb = Annotated[float, Range(gt=0, lt=1)]
 Degrees = Annotated[float, Range(ge=0, le=180)]
 Dataset = Literal["synthetic", "dailysport", "realdisp", "upfall", "cmdfall", "user"]  # REGISTRY + user
 Protocol = Literal["complete", "uniform", "per_view"]  # [P§5.2.1, §5.2.2, §5.4]
-Method = Literal["ralis", "meanfusion", "cmc", "cocoa", "flexmoe", "fusemoe", "shaspec", "gmu", "confu"]
 Reduction = Literal["sum", "mean"]  # eq. 4 sum | VSF mean (A3b)
 CocoaVariant = Literal["A", "B"]
 Gating = Literal["laplace", "softmax"]
@@ -45,12 +44,13 @@ Schedule = Literal["constant", "cosine"]  # learning-rate schedule (ralis.train.
 TieRule = Literal["valid_loss", "later", "earlier"]  # checkpoint ties on validation F1 (ralis.train.fit)
 LossForm = Literal["looped", "batched"]  # methods.md §4 note 3
 Device = Annotated[str, Pattern(r"auto|cpu|mps|cuda(:\d+)?", "'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'")]
+Name = Annotated[str, Pattern(r"[a-z][a-z0-9_]*", "a registered name: lower case letters, digits and _")]
+Method = Name  # a registered method (ralis.zoo.method_names()), checked by ralis.zoo / ralis.pipeline
 Scenario = Annotated[str, Pattern(r"half|all|[1-9][0-9]*", "'half', 'all' or a number of views as a quoted "
                                   "string, e.g. \"1\"")]
 
 DATASETS: tuple[str, ...] = get_args(Dataset)
 PROTOCOLS: tuple[str, ...] = get_args(Protocol)
-METHOD_NAMES: tuple[str, ...] = get_args(Method)  # = ralis.methods.METHODS once every method is registered
 REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 STAGE_SECTIONS = ("pipeline", "results")  # params.yaml sections read by ralis.pipeline, not by load_params
 
@@ -107,6 +107,7 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    encoder: Name = "resnet1d"  # per-view encoder f^(v): 1D-ResNet [P§5.1.3] (ralis.model.encoder.ENCODERS)
     width: PosInt = 128  # ResNet1D base filters = embedding D [VSF 4-block config]
     kernel_size: PosInt = 9  # [VSF]
     n_blocks: PosInt = 4  # "4 residual blocks" [P§5.1.3]
@@ -144,7 +145,7 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    method: Method = "ralis"  # ralis | cmc | cocoa | flexmoe | fusemoe | shaspec | gmu | confu | meanfusion
+    method: Method = "ralis"  # ralis or a baseline: any name in ralis.zoo.method_names()
     seed: NonNegInt = 0  # A18: seeds 0, 1, 2
     device: Device = "auto"  # auto = CUDA when available, else CPU
     lr: PosFloat = 1e-3  # Adam [P Table 2]

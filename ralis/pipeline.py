@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from ralis.config import (
-    METHOD_NAMES,
     PROTOCOLS,
     AblationConfig,
     AnalysisConfig,
@@ -36,15 +35,21 @@ from ralis.config import (
 )
 
 __all__ = [
-    "PipelineConfig", "ResultsConfig", "ABLATION_VARIANTS", "ALL_METHODS", "BASELINES", "PROTOCOLS",
+    "PipelineConfig", "ResultsConfig", "ABLATION_VARIANTS", "PROTOCOLS",
     "smoke_params", "smoke_pipeline", "stage_params", "stage_sections", "apply_variant", "sensitivity_point",
     "sensitivity_grid", "sensitivity_variants", "study_variants", "run_params", "run_dir",
     "windows_root", "dataset_spec", "receipt_path", "write_receipt", "ensure_windows",
 ]
 
-# PROTOCOLS (Table 3 / Tables 4-5 / Table 6) and the method names come from ralis.config, their one home
-ALL_METHODS = METHOD_NAMES
-BASELINES = tuple(m for m in ALL_METHODS if m != "ralis")
+# PROTOCOLS (Table 3 / Tables 4-5 / Table 6) come from ralis.config; the methods from the registry (ralis.zoo,
+# imported when a PipelineConfig is built, so that the data stages do not depend on the model code)
+
+
+def _registered_baselines() -> list[str]:
+    from ralis.zoo import baseline_names
+
+    return list(baseline_names())
+
 
 # Table 5 variants [P§5.3]: each flips one AblationConfig switch of the PAPER defaults (not of params.yaml's
 # `ablation` section), so the variants' runs do not depend on that section. "full" is the unchanged model.
@@ -65,7 +70,7 @@ ABLATION_VARIANTS: dict[str, dict[str, bool]] = {
 class PipelineConfig:
     """params.yaml `pipeline`: what the `train` stage trains (ralis.runner.study_jobs)."""
 
-    baselines: list[Method] = field(default_factory=lambda: list(BASELINES))  # compared with RALIS (Tables 3-4, 6)
+    baselines: list[Method] = field(default_factory=_registered_baselines)  # compared with RALIS (Tables 3-4, 6)
     protocols: list[Protocol] = field(default_factory=lambda: list(PROTOCOLS))  # Table 3 / 4 / 6 runs
     seeds: list[NonNegInt] = field(default_factory=lambda: [0, 1, 2])  # RALIS and mean fusion (the reference) (A18)
     baseline_seeds: list[NonNegInt] = field(default_factory=lambda: [0, 1, 2])  # the other baselines (A18)
@@ -76,10 +81,11 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         bad: list = [v for v in self.ablations if v not in ABLATION_VARIANTS]
         bad += [p for p in (*self.protocols, *self.ablation_protocols) if p not in PROTOCOLS]
-        bad += [m for m in self.baselines if m not in BASELINES]
+        known = _registered_baselines()
+        bad += [m for m in self.baselines if m not in known]
         if bad:
             raise ValueError(f"params.yaml pipeline: unknown entries {bad}; ablations are {list(ABLATION_VARIANTS)}, "
-                             f"protocols are {list(PROTOCOLS)}, baselines are {list(BASELINES)}")
+                             f"protocols are {list(PROTOCOLS)}, baselines are {list(known)}")
 
     @property
     def methods(self) -> list[str]:

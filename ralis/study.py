@@ -24,7 +24,8 @@ from typing import Any
 import yaml
 
 from ralis.config import AnalysisConfig, LossConfig, ModelConfig, TrainConfig, WindowConfig
-from ralis.pipeline import ABLATION_VARIANTS, BASELINES
+from ralis.pipeline import ABLATION_VARIANTS
+from ralis.zoo import baseline_names
 
 __all__ = ["Preset", "PRESETS", "overrides", "dvc_command", "main", "run_to_the_end"]
 
@@ -71,7 +72,7 @@ def overrides(preset: Preset) -> dict[str, Any]:
                                                       "cls_batch", "con_batch", "min_epochs", "balanced_sampling")}
     out |= {f"analysis.{k}": getattr(analysis, k) for k in ("complexity_warmup", "complexity_repeats")}
     out |= {"train.max_epochs": PAPER_MAX_EPOCHS, "train.patience": PAPER_PATIENCE, "train.max_steps_per_epoch": None}
-    out |= {"pipeline.baselines": list(BASELINES), "pipeline.protocols": list(preset.protocols),
+    out |= {"pipeline.baselines": list(baseline_names()), "pipeline.protocols": list(preset.protocols),
             "pipeline.seeds": [0, 1, 2], "pipeline.baseline_seeds": [0, 1, 2],
             "pipeline.ablations": list(preset.ablations),
             "pipeline.ablation_protocols": list(preset.ablation_protocols)}

@@ -16,12 +16,12 @@ from ralis.config import Params
 from ralis.contract import ViewSpec
 from ralis.methods import METHODS, MultiviewMethod
 
-__all__ = ["build_method", "method_names", "baseline_names"]
+__all__ = ["build_method", "check_method", "method_names", "baseline_names"]
 
 
 def method_names() -> tuple[str, ...]:
-    """Every method `train.method` can name, in registration order."""
-    return tuple(METHODS)
+    """Every method `train.method` can name: RALIS, then the baselines in registration order."""
+    return ("ralis", *baseline_names())
 
 
 def baseline_names() -> tuple[str, ...]:
@@ -29,8 +29,14 @@ def baseline_names() -> tuple[str, ...]:
     return tuple(m for m in METHODS if m != "ralis")
 
 
+def check_method(name: str) -> None:
+    """Raise ValueError naming `train.method` and the registered methods unless `name` is one of them."""
+    if name not in METHODS:
+        raise ValueError(f"params.yaml train.method = {name!r} is unknown; choose one of {sorted(METHODS)} "
+                         "(docs/recipes.md: add a baseline)")
+
+
 def build_method(name: str, views: Sequence[ViewSpec], n_classes: int, params: Params) -> MultiviewMethod:
     """Build the method selected by `train.method` in params.yaml."""
-    if name not in METHODS:
-        raise ValueError(f"params.yaml train.method = {name!r} is unknown; choose one of {sorted(METHODS)}")
+    check_method(name)
     return METHODS[name](views, n_classes, params)

@@ -11,8 +11,7 @@ import torch
 from ralis.config import ModelConfig, Params
 from ralis.contract import ViewSpec
 from ralis.model.bank import EncoderBank
-from ralis.pipeline import ALL_METHODS
-from ralis.zoo import build_method
+from ralis.zoo import build_method, method_names
 
 VIEWS = (ViewSpec("lw", "acc", 3, 50.0), ViewSpec("rw", "acc", 3, 50.0), ViewSpec("pose", "pose3d", 6, 20.0),
          ViewSpec("waist", "acc", 3, 50.0))
@@ -116,7 +115,7 @@ def test_unequal_window_lengths_in_a_group_are_an_error():
         _bank()(views, present)
 
 
-@pytest.mark.parametrize("name", ALL_METHODS)
+@pytest.mark.parametrize("name", method_names())
 def test_every_method_encodes_through_the_bank(name):
     params = Params(model=CFG)
     method = build_method(name, VIEWS, 3, params)

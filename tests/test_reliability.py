@@ -31,7 +31,7 @@ BAD_PARAMS = [  # (yaml text, what the message must contain)
     ("trian:\n  max_epochs: 50\n", ["params.yaml: unknown section", "'trian'", "'train'", "pipeline"]),
     ("train:\n  epochz: 3\n", ["params.yaml:train: unknown key", "'epochz'", "max_epochs"]),
     ("train:\n  device: gpu\n", ["params.yaml:train.device", "'cuda:N'"]),
-    ("train:\n  method: ralys\n", ["params.yaml:train.method", "'ralis'", "meanfusion"]),
+    ("train:\n  method: RALIS\n", ["params.yaml:train.method", "registered name"]),  # a known name: run_experiment
     ("data:\n  dataset: dailysports\n", ["params.yaml:data.dataset", "'dailysport'", "realdisp"]),
     ("loss:\n  pair_reduction: avg\n", ["params.yaml:loss.pair_reduction", "'sum'", "'mean'"]),
     ("baselines:\n  cocoa_variant: C\n", ["params.yaml:baselines.cocoa_variant", "'A'", "'B'"]),
@@ -92,16 +92,23 @@ def test_repo_params_and_every_study_preset_load(tmp_path):
         res.check(pipe)
 
 
-def test_enum_lists_match_the_registries():
-    import ralis.baselines  # noqa: F401  (registers the baselines)
-    import ralis.model  # noqa: F401  (registers RALIS)
-    from ralis.config import DATASETS, METHOD_NAMES
+def test_dataset_names_match_the_registry():
+    from ralis.config import DATASETS
     from ralis.data.registry import REGISTRY
     from ralis.data.user import KEY
-    from ralis.methods import METHODS
 
     assert sorted(DATASETS) == sorted([*REGISTRY, KEY])  # the built-in datasets and your own
-    assert sorted(METHOD_NAMES) == sorted(METHODS)
+
+
+def test_an_unknown_method_is_refused_before_any_data_is_read(tmp_path):
+    from ralis.api import run_experiment
+    from ralis.config import params_from_sections
+
+    where = {"windows_dir": str(tmp_path / "nowhere")}
+    params = params_from_sections({"train": {"method": "ralsi"}, "data": where}, "test")
+    with pytest.raises(ValueError, match=r"train.method = 'ralsi' is unknown.*ralis"):
+        run_experiment(params, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 # ------------------------------------------------------------------ run folders (defect 8)

@@ -35,6 +35,9 @@ class SharedEncoder(nn.Module):
 
     def __init__(self, views: Sequence[ViewSpec], cfg: ModelConfig):
         super().__init__()
+        if cfg.encoder != "resnet1d":  # the shared trunk is a ResNet1D body behind per-modality stems
+            raise ValueError(f"ShaSpec's shared encoder is built from ResNet1D parts; params.yaml model.encoder = "
+                             f"{cfg.encoder!r} is not supported for train.method shaspec (use resnet1d)")
         self.keys = [f"{v.modality}_{v.channels}" for v in views]
         args = (cfg.width, cfg.kernel_size, cfg.n_blocks, cfg.dropout)
         self.stems = nn.ModuleDict({k: Stem(v.channels, cfg.width, cfg.kernel_size) for k, v in zip(self.keys, views)})

@@ -9,6 +9,8 @@ views (V tensors [N, T_v, C_v]) + present [N, V] -> embeddings [V, N, D], exactl
   (`benchmarks/training.py`).
 - `model.shared_encoder`: one encoder per (modality, channel count), called once per view on its present rows.
 - `magnorm`: Eq. (13) on each present embedding (RALIS, mean fusion and its contrastive variants).
+- `model.encoder` picks the encoder (`ralis.model.encoder.ENCODERS`); one that cannot group views gets one module
+  per view.
 Missing rows are zeroed before the encoder, so arbitrary (even NaN) values there never reach an output.
 """
 
@@ -21,18 +23,24 @@ from torch import nn
 
 from ralis.config import ModelConfig
 from ralis.contract import ViewSpec
-from ralis.model.encoder import ResNet1D
+from ralis.model.encoder import ResNet1D, encoder_entry
 from ralis.model.magnorm import magnorm
 
 __all__ = ["EncoderBank", "bank_groups"]
 
 
-def bank_groups(views: Sequence[ViewSpec], shared: bool) -> dict[str, list[int]]:
+def bank_groups(views: Sequence[ViewSpec], shared: bool, groupable: bool = True) -> dict[str, list[int]]:
     """Encoder key -> the view indices it encodes: by (channels, rate) for grouped per-view encoders, by
-    (modality, channels) for shared encoders. Keys are valid module names."""
+    (modality, channels) for shared encoders, one view each for an encoder that cannot group. Keys are valid
+    module names."""
     groups: dict[str, list[int]] = {}
     for i, v in enumerate(views):
-        key = f"{v.modality}_{v.channels}" if shared else f"c{v.channels}_{v.rate_hz:g}hz".replace(".", "p")
+        if shared:
+            key = f"{v.modality}_{v.channels}"
+        elif groupable:
+            key = f"c{v.channels}_{v.rate_hz:g}hz".replace(".", "p")
+        else:
+            key = f"view{i}"
         groups.setdefault(key, []).append(i)
     return groups
 
@@ -43,10 +51,11 @@ class EncoderBank(nn.Module):
     def __init__(self, views: Sequence[ViewSpec], cfg: ModelConfig, magnorm: bool):
         super().__init__()
         self.views, self.width, self.shared, self.magnorm = tuple(views), cfg.width, cfg.shared_encoder, magnorm
-        self.groups = bank_groups(self.views, cfg.shared_encoder)
+        entry = encoder_entry(cfg)
+        self.groupable = entry.groupable
+        self.groups = bank_groups(self.views, cfg.shared_encoder, entry.groupable)
         self.encoders = nn.ModuleDict({
-            key: ResNet1D(self.views[members[0]].channels, cfg.width, cfg.kernel_size, cfg.n_blocks, cfg.dropout,
-                          groups=1 if cfg.shared_encoder else len(members))
+            key: entry.build(self.views[members[0]].channels, cfg, 1 if cfg.shared_encoder else len(members))
             for key, members in self.groups.items()})
 
     def _finish(self, u: torch.Tensor) -> torch.Tensor:
@@ -59,7 +68,7 @@ class EncoderBank(nn.Module):
         z: list[torch.Tensor | None] = [None] * len(views)
         for key, members in self.groups.items():
             encoder = self.encoders[key]
-            if self.shared:
+            if self.shared or not self.groupable:  # one call per view, on its present rows
                 for v in members:
                     z[v] = self._encode_rows(encoder, views[v], present[:, v])
                 continue
@@ -76,7 +85,7 @@ class EncoderBank(nn.Module):
                 z[v] = u[:, j]  # [N, D]
         return torch.stack(z)  # [V, N, D]
 
-    def _encode_rows(self, encoder: ResNet1D, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    def _encode_rows(self, encoder: nn.Module, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """One encoder on the present rows of one view: x [N, T, C], rows [N] -> [N, D], zeros elsewhere."""
         idx = rows.nonzero().flatten()
         out = x.new_zeros(len(rows), self.width)  # [N, D]
@@ -96,7 +105,7 @@ class EncoderBank(nn.Module):
         for key, members in self.groups.items():
             grouped = self.encoders[key]
             for j, v in enumerate(members):
-                if self.shared:  # one encoder for all its views already
+                if self.shared or not self.groupable:  # already one module per view (or per modality)
                     out[v] = grouped
                     continue
                 single = ResNet1D(grouped.in_channels, self.width, grouped.stem.conv.kernel_size[0],

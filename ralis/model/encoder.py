@@ -8,17 +8,55 @@ Input [N, T, C] (time first, as the data contract), output u in R^D with D = wid
 convolution (group g = view g's weights) and every BatchNorm normalises each view's channels with that view's
 statistics. With a presence mask [N, G], each view's batch statistics come from its present rows only, so a
 grouped encoder equals G separate encoders applied to their present rows (tests/test_encoder_bank.py).
+
+`model.encoder` names the encoder every method uses (`ENCODERS`; docs/recipes.md "Swap the encoder"): a builder
+`(in_channels, cfg: ModelConfig, groups) -> module`. A `groupable` module maps [N, T, G*C] and a presence mask
+[N, G] (or None) to [N, G, D]; any other is built with groups = 1, one per view, and maps the present rows
+[n, T, C] of its view to [n, D].
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ResNet1D", "Stem", "MaskedBatchNorm1d", "same_pad"]
+from ralis.config import ModelConfig
+
+__all__ = ["ResNet1D", "Stem", "MaskedBatchNorm1d", "same_pad", "EncoderEntry", "ENCODERS", "register_encoder",
+           "encoder_entry"]
+
+
+class EncoderEntry(NamedTuple):
+    build: Callable[[int, ModelConfig, int], nn.Module]  # (in_channels, model config, groups) -> encoder
+    groupable: bool  # True: one module can encode G same-shaped views at once (grouped weights)
+
+
+ENCODERS: dict[str, EncoderEntry] = {}
+
+
+def register_encoder(name: str, groupable: bool = False) -> Callable:
+    """Decorator: make an encoder builder available as `model.encoder: <name>` in params.yaml."""
+
+    def deco(build: Callable[[int, ModelConfig, int], nn.Module]) -> Callable[[int, ModelConfig, int], nn.Module]:
+        if name in ENCODERS:
+            raise ValueError(f"encoder '{name}' is registered twice")
+        ENCODERS[name] = EncoderEntry(build, groupable)
+        return build
+
+    return deco
+
+
+def encoder_entry(cfg: ModelConfig) -> EncoderEntry:
+    """The registered encoder `model.encoder` names; an unknown name raises ValueError listing the known ones."""
+    if cfg.encoder not in ENCODERS:
+        raise ValueError(f"params.yaml model.encoder = {cfg.encoder!r} is unknown; choose one of {sorted(ENCODERS)} "
+                         "(docs/recipes.md: swap the encoder)")
+    return ENCODERS[cfg.encoder]
 
 
 def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
@@ -132,3 +170,9 @@ class ResNet1D(nn.Module):
         for block in self.blocks:
             h = block(h, mask)  # [N, G*D, T / 16 after the blocks]
         return F.relu(self.head_bn(h, mask)).mean(dim=-1)
+
+
+@register_encoder("resnet1d", groupable=True)
+def build_resnet1d(in_channels: int, cfg: ModelConfig, groups: int) -> ResNet1D:
+    """The paper's encoder [P§5.1.3]: `model.width` filters, `kernel_size`, `n_blocks`, `dropout`."""
+    return ResNet1D(in_channels, cfg.width, cfg.kernel_size, cfg.n_blocks, cfg.dropout, groups)
