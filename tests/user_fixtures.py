@@ -17,9 +17,10 @@ _FREQ = {"walk": 1.0, "run": 2.5, "sit": 0.0}
 _GRAVITY = {"walk": (0.0, 0.0, 9.81), "run": (0.0, 3.0, 9.3), "sit": (9.81, 0.0, 0.0)}
 
 
-def readme_block(lang: str, index: int = 0, section: str = "## Your own sensors") -> str:
-    """The `index`-th fenced ```lang block of a README section (the examples the tests execute)."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+def readme_block(lang: str, index: int = 0, section: str = "## Your own sensors", doc: str = "README.md") -> str:
+    """The `index`-th fenced ```lang block of a section of a Markdown file of the repository (default the README;
+    the examples the tests execute)."""
+    text = (Path(__file__).resolve().parents[1] / doc).read_text()
     body = text.split(section, 1)[1].split("\n## ", 1)[0]
     return re.findall(rf"```{lang}\n(.*?)```", body, flags=re.S)[index]
 
