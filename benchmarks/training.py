@@ -35,6 +35,7 @@ from ralis.data.augment import Augmenter  # noqa: E402
 from ralis.data.augment_batch import BatchAugmenter  # noqa: E402
 from ralis.data.loader import make_train_streams  # noqa: E402
 from ralis.evaluate import fused_f1  # noqa: E402
+from ralis.runtime import seed_everything  # noqa: E402
 from ralis.train import fit  # noqa: E402
 
 
@@ -54,6 +55,7 @@ def _per_window_batch(split, rows: np.ndarray, aug: Augmenter) -> MultiviewBatch
 def bench_step(params: Params, steps: int) -> None:
     splits, info = _splits(params)
     train = splits["train"]
+    seed_everything(params.train.seed)
     method = build_model(params, info).train()
     opt = torch.optim.Adam(method.parameters(), lr=params.train.lr)
     t = params.train
@@ -111,6 +113,7 @@ def time_to_f1(params: Params, target: float, label: str) -> tuple[float | None,
     """Training seconds until the complete-protocol test fused F1 first reaches `target` (None if never)."""
     params = dataclasses.replace(params, missing=dataclasses.replace(params.missing, protocol="complete"))
     splits, info = _splits(params)
+    seed_everything(params.train.seed)
     method = build_model(params, info)
     aug = BatchAugmenter(info.views, params.augment, params.train.seed) if params.augment.enabled else None
     state = {"t0": time.perf_counter(), "probe": 0.0, "hit": None, "best": 0.0}

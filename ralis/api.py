@@ -109,8 +109,7 @@ def apply_missing(splits: dict[str, WindowedSplit], params: Params, dataset_key:
 
 
 def build_model(params: Params, info: DatasetInfo) -> MultiviewMethod:
-    """Seed (train.seed) and build the method `train.method` for the dataset's views and classes."""
-    seed_everything(params.train.seed)
+    """Build the method `train.method` for the dataset's views and classes (seed first: `run_experiment` does)."""
     return build_method(params.train.method, info.views, info.n_classes, params)
 
 
@@ -167,6 +166,7 @@ def run_experiment(params: Params, out_dir: str | Path, progress: bool = True, d
     for scenario in params.evaluate.scenarios:  # checked before training, not after it
         scenario_size(scenario, len(info.views))
     with atomic_dir(out_dir) as tmp:
+        seed_everything(params.train.seed)  # the run's one seed: initial weights, dropout, gate noise
         method = build_model(params, info)
         probe = ConvergenceProbe(splits["valid"], params) if has_fusion(method) else None  # §6.2 log columns
         fitted = fit(method, splits["train"], splits["valid"], params, tmp,

@@ -40,7 +40,7 @@ from ralis.data.store import WindowedSplit
 from ralis.evaluate import EncodedSplit, FusedScores, encode_split, fused_scores
 from ralis.io import atomic_path, write_text
 from ralis.methods import MultiviewMethod
-from ralis.runtime import pick_device, seed_everything
+from ralis.runtime import pick_device
 
 __all__ = ["FitResult", "fit", "lr_factor", "flatten_logs", "epoch_budget", "improves", "CHECKPOINT_NAME", "LOG_CSV",
            "LOG_JSONL", "FEW_STEPS"]
@@ -177,6 +177,8 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
     that epoch's log row.
     A method with `sorted_warmup_epochs` > 0 (Flex-MoE) draws its classification batches in those first epochs
     from `make_sorted_loader` (unshuffled, windows with the most views first; log column `sorted_warmup`).
+    The batch order and augmentation follow `train.seed`; dropout and gate noise draw from torch's global generator,
+    which the caller seeds (`run_experiment` seeds once per run, before building the method).
     """
     from ralis.data.loader import make_sorted_loader, make_train_streams
 
@@ -187,7 +189,6 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     method_name = method_name or t.method
-    seed_everything(t.seed)
     device = pick_device(t.device)
     method.to(device)
     streams = make_train_streams(train_split, t.cls_batch, t.con_batch, t.seed, augmenter,

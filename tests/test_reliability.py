@@ -143,11 +143,22 @@ def _siblings(out: Path) -> list[str]:
 def test_same_seed_twice_gives_byte_identical_metrics(windows, tmp_path):
     from ralis.api import run_experiment
 
+    import torch
+
     params = _run_params(windows, seed=3)
-    for name in ("a", "b"):
+    for name, disturb in (("a", 0), ("b", 5)):
+        torch.rand(disturb)  # whatever ran before: the run seeds itself
         run_experiment(params, tmp_path / name, progress=False)
     for f in ("metrics.json", "combinations.json", "train_log.csv"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_a_run_is_seeded_in_one_place():
+    calls = {p.relative_to(ROOT).as_posix(): p.read_text().count("seed_everything(")
+             for p in sorted((ROOT / "ralis").rglob("*.py"))}
+    assert {k: v for k, v in calls.items() if v} == {"ralis/api.py": 1, "ralis/runtime.py": 1}  # the call; the def
+    for nb in ("03_train", "04_ablation"):
+        assert "seed_everything" not in (ROOT / "notebooks" / f"{nb}.ipynb").read_text()
 
 
 def test_a_failed_run_leaves_no_folder_and_keeps_a_previous_complete_one(windows, tmp_path, monkeypatch):
