@@ -41,7 +41,7 @@ from ralis.methods import MultiviewMethod
 from ralis.probe import ConvergenceProbe, has_fusion
 from ralis.runtime import pick_device, seed_everything
 from ralis.train import CHECKPOINT_NAME, LOG_CSV, LOG_JSONL, FitResult, fit
-from ralis.zoo import build_method, check_method
+from ralis.zoo import build_method, check_method, check_settings
 
 __all__ = [
     "DatasetInfo", "DatasetSplits", "SplitRule", "ExperimentResult", "OUTPUTS", "dataset_info", "from_arrays",
@@ -151,6 +151,7 @@ def run_experiment(params: Params, out_dir: str | Path, progress: bool = True, d
     Everything is written into a temporary sibling of `out_dir` that replaces it only when complete."""
     out_dir = Path(out_dir)
     check_method(params.train.method)  # before any data is read
+    check_settings(params)
     data = load_data(params) if data is None else data
     info = data.info
     splits, removed = apply_missing(data.as_dict(), params, dataset_key=info.key)

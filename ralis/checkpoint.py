@@ -50,8 +50,34 @@ def params_to_dict(params: Params) -> dict[str, Any]:
     return dataclasses.asdict(params)
 
 
+# checkpoints written before each baseline had its own settings kept them in one flat section (prefix -> method)
+_FLAT_BASELINES = {"cmc_": "cmc", "cocoa_": "cocoa", "flex_": "flexmoe", "fuse_": "fusemoe", "shaspec_": "shaspec",
+                   "gmu_": "gmu", "confu_": "confu"}
+_FLAT_RENAMED = {"cocoa_lambda": "lam", "confu_lambda": "lam"}
+
+
+def nested_baselines(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The flat `baselines` section of older checkpoints ({"flex_top_k": 4, "ind_view_ce": False, ...}) in today's
+    shape ({"flexmoe": {"top_k": 4}, "cmc": {"ind_view_ce": False}, ...}); an unknown key raises ValueError."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in flat.items():
+        if key == "ind_view_ce":  # one switch shared by the three contrastive baselines (A16)
+            for method in ("cmc", "cocoa", "confu"):
+                out.setdefault(method, {})["ind_view_ce"] = value
+            continue
+        prefix = next((p for p in _FLAT_BASELINES if key.startswith(p)), None)
+        if prefix is None:
+            raise ValueError(f"baselines.{key}: not a setting of any baseline")
+        out.setdefault(_FLAT_BASELINES[prefix], {})[_FLAT_RENAMED.get(key, key[len(prefix):])] = value
+    return out
+
+
 def params_from_dict(values: dict[str, Any], where: str = "checkpoint") -> Params:
-    """Inverse of `params_to_dict`; unknown sections or keys and bad values raise ValueError naming them."""
+    """Inverse of `params_to_dict`; unknown sections or keys and bad values raise ValueError naming them. A flat
+    `baselines` section (checkpoints written before per-baseline settings) is read in today's shape."""
+    b = values.get("baselines")
+    if isinstance(b, dict) and b and not all(isinstance(v, dict) for v in b.values()):
+        values = {**values, "baselines": nested_baselines(b)}
     return params_from_sections(values, where)
 
 

@@ -9,17 +9,18 @@ sections and keys are refused, and every value is checked against its field's an
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
 
-from ralis.schema import Pattern, Range, build, unknown_names
+from ralis.schema import Pattern, Range, build, check_value, unknown_names
 
 __all__ = [
     "DataConfig", "SyntheticConfig", "WindowConfig", "MissingConfig", "AugmentConfig", "ModelConfig",
-    "AblationConfig", "LossConfig", "TrainConfig", "EvalConfig", "BaselineConfig", "AnalysisConfig", "Params",
+    "AblationConfig", "LossConfig", "TrainConfig", "EvalConfig", "AnalysisConfig", "Params",
     "load_params", "from_dict", "STAGE_SECTIONS", "DATASETS", "PROTOCOLS", "REDUCTIONS",
     "params_from_sections", "read_sections",
 ]
@@ -38,8 +39,6 @@ Degrees = Annotated[float, Range(ge=0, le=180)]
 Dataset = Literal["synthetic", "dailysport", "realdisp", "upfall", "cmdfall", "user"]  # REGISTRY + user
 Protocol = Literal["complete", "uniform", "per_view"]  # [P§5.2.1, §5.2.2, §5.4]
 Reduction = Literal["sum", "mean"]  # eq. 4 sum | VSF mean (A3b)
-CocoaVariant = Literal["A", "B"]
-Gating = Literal["laplace", "softmax"]
 Schedule = Literal["constant", "cosine"]  # learning-rate schedule (ralis.train.lr_factor)
 TieRule = Literal["valid_loss", "later", "earlier"]  # checkpoint ties on validation F1 (ralis.train.fit)
 LossForm = Literal["looped", "batched"]  # methods.md §4 note 3
@@ -164,38 +163,6 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class BaselineConfig:
-    """Hyperparameters of the baselines (methods.md §2-3); tau, loss weights and the optimiser come from
-    `loss` / `train`, encoder sizes from `model`, so every method shares them (§2.0)."""
-
-    ind_view_ce: bool = False  # CMC*/COCOA*/ConFu: add per-view CE to the fused CE (A16: off by default)
-    cmc_core_view: str | None = None  # None = full graph [VSF MultiviewInfoNCELoss]; a view name = core view [CMC]
-    cmc_detach_others: bool = False  # core view: detach the non-core views [VSF ignore_submodal]
-    cocoa_variant: CocoaVariant = "A"  # A = 'cocoa' BCE [COCOA:src/losses.py; VSF CocoaLoss]; B = 'cocoa2' (§2.2)
-    cocoa_scale: NonNegFloat = 0.03125  # variant B weight of the positive term, 1/32 [COCOA:src/losses.py]
-    cocoa_lambda: NonNegFloat = 3.9e-3  # variant B weight of the negative term [COCOA:src/losses.py]
-    flex_n_experts: PosInt = 16  # E [FLEX:main.py]
-    flex_top_k: PosInt = 4  # [FLEX:main.py]
-    flex_heads: PosInt = 4  # attention heads [FLEX:main.py]
-    flex_dropout: DropoutP = 0.5  # [FLEX:main.py]
-    flex_gate_weight: NonNegFloat = 1e-2  # gate_loss_weight: S-router CE + both balance groups [FLEX:main.py]
-    flex_warmup_epochs: NonNegInt = 5  # first epochs on an unshuffled loader, full-view windows first [FLEX:main.py]
-    fuse_n_experts: PosInt = 16  # E; RALIS silent, Flex-MoE default (methods.md §2.4)
-    fuse_top_k: PosInt = 4  # K; RALIS silent, Flex-MoE default (methods.md §2.4)
-    fuse_heads: PosInt = 4  # attention heads (same as Flex-MoE)
-    fuse_dropout: DropoutP = 0.1  # attention / expert dropout [FUSE: transformer default]
-    fuse_gating: Gating = "laplace"  # laplace -||x - w_e|| (FuseMoE) | softmax x W_g [FUSE:sparse_moe.py]
-    fuse_balance: NonNegFloat = 1e-2  # --balance_loss_coef [FUSE]
-    shaspec_alpha: NonNegFloat = 0.1  # weight of L_shared [SHA:train_SS.py]
-    shaspec_beta: NonNegFloat = 0.02  # weight of L_spec [SHA:train_SS.py]
-    shaspec_random_subset: bool = False  # --mode=random phase: random view subsets per step [SHA:run.sh]; RALIS silent
-    gmu_renorm: bool = False  # GMU: divide the gated sum by the sum of present gates (methods.md §3)
-    gmu_random_subset: bool = False  # GMU: train on random view subsets (methods.md §3 "for fairness")
-    confu_lambda: NonNegFloat = 0.5  # weight of fused-pair-vs-third terms vs pairwise terms [CONFU]
-    confu_triplets: PosInt = 4  # (pair, third) triplets sampled per step (harness, methods.md §3)
-
-
-@dataclass(frozen=True)
 class EvalConfig:
     batch_size: PosInt = 256  # encode-once evaluation batch
     scenarios: list[Scenario] = field(default_factory=lambda: ["1", "half", "all"])  # [P§5.2]
@@ -235,7 +202,9 @@ class Params:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
-    baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    # params.yaml `baselines`: {method: {key: value}}; each baseline's config dataclass lives in its own file and is
+    # read through ralis.methods.method_settings (tau, loss weights and encoder sizes come from `loss` / `model`)
+    baselines: dict[Name, dict[str, Any]] = field(default_factory=dict)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
 
@@ -285,5 +254,12 @@ def params_from_sections(values: dict[str, Any], where: str, skip: tuple[str, ..
     known = {f.name: f for f in dataclasses.fields(Params)}
     if bad := unknown_names(set(values) - set(skip), known):
         raise ValueError(f"{where}: unknown params section(s) {bad}; sections are {list(known)}")
-    return Params(**{k: from_dict(known[k].default_factory().__class__, v, where=f"{where}:{k}")
-                     for k, v in values.items() if k in known})
+    hints = typing.get_type_hints(Params, include_extras=True)
+
+    def section(k: str, v: Any) -> Any:
+        default = known[k].default_factory()
+        if dataclasses.is_dataclass(default):
+            return from_dict(type(default), v, where=f"{where}:{k}")
+        return check_value({} if v is None else v, hints[k], f"{where}:{k}")  # a mapping section (`baselines`)
+
+    return Params(**{k: section(k, v) for k, v in values.items() if k in known})

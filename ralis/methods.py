@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ralis.config import Params
+from ralis.config import Params, from_dict
 from ralis.contract import MultiviewBatch, ViewSpec
 
-__all__ = ["LossTerms", "MultiviewMethod", "METHODS", "register"]
+__all__ = ["LossTerms", "MultiviewMethod", "METHODS", "SETTINGS", "register", "method_settings"]
 
 
 @dataclass
@@ -70,16 +70,32 @@ class MultiviewMethod(nn.Module, ABC):
 
 Builder = Callable[[Sequence[ViewSpec], int, Params], MultiviewMethod]
 METHODS: dict[str, Builder] = {}
+SETTINGS: dict[str, type] = {}  # method -> its config dataclass, filled from params.yaml `baselines.<method>`
 
 
-def register(name: str) -> Callable[[Builder], Builder]:
-    """Decorator: make a builder available as `train.method: <name>` in params.yaml."""
+def register(name: str, settings: type | None = None) -> Callable[[Builder], Builder]:
+    """Decorator: make a builder available as `train.method: <name>` in params.yaml. `settings` is the method's own
+    config dataclass (defined in its file); params.yaml `baselines.<name>` sets its fields (`method_settings`)."""
 
     def deco(fn: Builder) -> Builder:
         if name in METHODS:
             raise ValueError(f"method '{name}' is registered twice")
         METHODS[name] = fn
+        if settings is not None:
+            SETTINGS[name] = settings
         return fn
 
     return deco
+
+
+def method_settings(name: str, params: Params) -> Any:
+    """The config dataclass of method `name`: its defaults, with params.yaml `baselines.<name>` applied and checked
+    (unknown keys and bad values raise ValueError naming `baselines.<name>.<key>`); None for a method without one."""
+    given = params.baselines.get(name)
+    if name not in SETTINGS:
+        if given:
+            raise ValueError(f"params.yaml baselines.{name}: method {name!r} takes no settings; methods with settings "
+                             f"are {sorted(SETTINGS)}")
+        return None
+    return from_dict(SETTINGS[name], given or {}, f"params.yaml:baselines.{name}")
 

@@ -43,8 +43,9 @@ from ralis.pipeline import (
     stage_sections,
     study_variants,
 )
+from ralis.zoo import check_settings, method_settings
 
-__all__ = ["Job", "study_jobs", "run_inputs", "fingerprint", "run_jobs", "ensure_runs", "main", "BASELINE_FIELDS"]
+__all__ = ["Job", "study_jobs", "run_inputs", "fingerprint", "run_jobs", "ensure_runs", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FINGERPRINT = "fingerprint.txt"
@@ -78,6 +79,7 @@ class Job:
 
 def study_jobs(params: Params, pipe: PipelineConfig, outputs: Path) -> list[Job]:
     """Every training of the study, longest-running kinds first (RALIS, then the baselines, then variants)."""
+    check_settings(params)  # a typo in `baselines` stops the study before its first training
     jobs = []
     for method in pipe.methods:
         for protocol in pipe.protocols:
@@ -111,27 +113,22 @@ def _source_digest() -> str:
     return h.hexdigest()
 
 
-# `baselines` fields each baseline reads (by prefix); the rest of that section does not reach its runs
-BASELINE_FIELDS = {"meanfusion": (), "cmc": ("cmc_", "ind_view_ce"), "cocoa": ("cocoa_", "ind_view_ce"),
-                   "confu": ("confu_", "ind_view_ce"), "flexmoe": ("flex_",), "fusemoe": ("fuse_",),
-                   "shaspec": ("shaspec_",), "gmu": ("gmu_",)}
-
-
 def run_inputs(params: Params) -> dict:
     """The params that reach one run: the sections it reads, without the data-making ones (the windows manifest
-    stands for them), the other methods' baseline settings, and (for baselines) RALIS's ablation switches."""
+    stands for them), its own `baselines.<method>` settings (defaults filled in) but no other method's, and (for
+    baselines) not RALIS's ablation switches."""
     d = dataclasses.asdict(params)
     for section in ("synthetic", "windowing", "analysis"):
         d.pop(section)
     for key in ("raw_dir", "user_dir", "windows_dir"):  # folders (absolute here): the windows manifest stands for them
         d["data"].pop(key)
     method = params.train.method
+    settings = method_settings(method, params)  # (ralis.zoo imported: every method's settings are registered)
+    d["baselines"] = dataclasses.asdict(settings) if settings is not None else {}
     if method == "ralis":
-        d.pop("baselines")
         d["conv_batch"] = params.analysis.conv_batch  # the §6.2 probe in its log
     else:
         d.pop("ablation")
-        d["baselines"] = {k: v for k, v in d["baselines"].items() if k.startswith(BASELINE_FIELDS.get(method, ("",)))}
     return d
 
 

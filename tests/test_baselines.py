@@ -24,20 +24,23 @@ LENGTHS = (32, 32, 16)
 N_CLASSES = 4
 KEYS = ["cmc", "cocoa", "confu", "flexmoe", "fusemoe", "gmu", "shaspec"]
 VARIANTS = {  # extra configurations worth running end to end
-    "cmc-core": ("cmc", {"cmc_core_view": "waist", "cmc_detach_others": True}),
-    "cocoa-B": ("cocoa", {"cocoa_variant": "B"}),
-    "shaspec-random": ("shaspec", {"shaspec_random_subset": True}),
-    "gmu-renorm-random": ("gmu", {"gmu_renorm": True, "gmu_random_subset": True}),
-    "fusemoe-softmax": ("fusemoe", {"fuse_gating": "softmax"}),
-    "cmc-ind-view": ("cmc", {"ind_view_ce": True}),
+    "cmc-core": ("cmc", {"cmc": {"core_view": "waist", "detach_others": True}}),
+    "cocoa-B": ("cocoa", {"cocoa": {"variant": "B"}}),
+    "shaspec-random": ("shaspec", {"shaspec": {"random_subset": True}}),
+    "gmu-renorm-random": ("gmu", {"gmu": {"renorm": True, "random_subset": True}}),
+    "fusemoe-softmax": ("fusemoe", {"fusemoe": {"gating": "softmax"}}),
+    "cmc-ind-view": ("cmc", {"cmc": {"ind_view_ce": True}}),
 }
+SMALL = {"flexmoe": {"n_experts": 4, "top_k": 2}, "fusemoe": {"n_experts": 4, "top_k": 2}, "confu": {"triplets": 2}}
 
 
-def _params(**baselines) -> Params:
+def _params(**settings: dict) -> Params:
+    """Tiny model; params.yaml `baselines` = SMALL updated by {method: {key: value}}."""
     p = Params(model=ModelConfig(width=8, kernel_size=3, n_blocks=2, expert_hidden=8, att_hidden=8))
-    b = dict(flex_n_experts=4, flex_top_k=2, fuse_n_experts=4, fuse_top_k=2, confu_triplets=2)
-    b.update(baselines)
-    return dataclasses.replace(p, baselines=dataclasses.replace(p.baselines, **b))
+    b = {m: dict(v) for m, v in SMALL.items()}
+    for m, v in settings.items():
+        b.setdefault(m, {}).update(v)
+    return dataclasses.replace(p, baselines=b)
 
 
 def _build(name: str, seed: int = 0, **baselines):
@@ -195,13 +198,28 @@ def test_gmu_gates_of_missing_views_are_zero():
     assert (g.transpose(0, 1)[~present] == 0).all() and (g.transpose(0, 1)[present] > 0).all()
 
 
-@pytest.mark.parametrize("key,value", [("cocoa_variant", "C"), ("cmc_core_view", "ankle"), ("fuse_gating", "cosine"),
-                                       ("confu_lambda", 1.5), ("flex_heads", 3), ("flex_warmup_epochs", -1)])
-def test_bad_baseline_config_raises(key, value):
-    name = {"cocoa_variant": "cocoa", "cmc_core_view": "cmc", "fuse_gating": "fusemoe", "confu_lambda": "confu",
-            "flex_heads": "flexmoe", "flex_warmup_epochs": "flexmoe"}[key]
-    with pytest.raises(ValueError, match=key.split("_")[0]):
-        _build(name, **{key: value})
+@pytest.mark.parametrize("name,key,value", [("cocoa", "variant", "C"), ("cmc", "core_view", "ankle"),
+                                            ("fusemoe", "gating", "cosine"), ("confu", "lam", 1.5),
+                                            ("flexmoe", "heads", 3), ("flexmoe", "warmup_epochs", -1),
+                                            ("gmu", "renorm_all", True)])
+def test_bad_baseline_config_raises_naming_its_key(name, key, value):
+    with pytest.raises(ValueError, match=rf"baselines\.{name}[.:]"):
+        _build(name, **{name: {key: value}})
+
+
+def test_settings_for_a_method_that_has_none_or_does_not_exist_are_refused():
+    from ralis.zoo import check_settings
+
+    with pytest.raises(ValueError, match=r"baselines.meanfusion: method 'meanfusion' takes no settings"):
+        _build("meanfusion", meanfusion={"width": 3})
+    with pytest.raises(ValueError, match=r"baselines.flexmo: no method 'flexmo' is registered"):
+        check_settings(_params(flexmo={"top_k": 2}))
+
+
+def test_each_baseline_reads_only_its_own_settings():
+    a, b = _build("flexmoe"), _build("flexmoe", fusemoe={"top_k": 1}, cmc={"core_view": "pose"})
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert _build("flexmoe", flexmoe={"top_k": 3}).top_k == 3 and a.top_k == 2
 
 
 def test_every_baseline_is_registered():
@@ -235,5 +253,5 @@ def test_fit_checkpoint_and_combination_evaluation_run_end_to_end(name, tmp_path
 
 def test_only_flexmoe_asks_for_sorted_warmup_epochs():
     assert _build("flexmoe").sorted_warmup_epochs == 5  # [FLEX:main.py]
-    assert _build("flexmoe", flex_warmup_epochs=0).sorted_warmup_epochs == 0
+    assert _build("flexmoe", flexmoe={"warmup_epochs": 0}).sorted_warmup_epochs == 0
     assert all(_build(k).sorted_warmup_epochs == 0 for k in KEYS if k != "flexmoe")

@@ -146,7 +146,7 @@ def test_one_value_retrains_only_the_runs_that_read_it(repo):
         assert _changed_stages(repo) == {"train"}
         assert "1 to train" in _dry_train(repo)
         (repo / "params.yaml").write_text(original)
-        _edit_params(repo, {"baselines": {"flex_top_k": 3}})  # only Flex-MoE reads it
+        _edit_params(repo, {"baselines": {"flexmoe": {"top_k": 3}}})  # only Flex-MoE reads it
         assert _changed_stages(repo) == {"train"}
         assert "1 to train" in _dry_train(repo)
         (repo / "params.yaml").write_text(original)

@@ -207,3 +207,23 @@ def test_the_command_line_writes_a_csv_and_reports_errors_in_one_line(trained, t
         assert err.startswith("error: ") and err.count("\n") == 1 and match in err, err
     assert not (tmp_path / "bad.csv").exists()
 
+
+
+def test_checkpoints_with_the_flat_baselines_section_still_load():
+    from ralis.checkpoint import params_from_dict
+    from ralis.config import Params
+    from ralis.zoo import baseline_names, method_settings
+
+    flat = {"ind_view_ce": True, "cmc_core_view": None, "cmc_detach_others": False, "cocoa_variant": "B",
+            "cocoa_scale": 0.03125, "cocoa_lambda": 0.0039, "flex_n_experts": 16, "flex_top_k": 3, "flex_heads": 4,
+            "flex_dropout": 0.5, "flex_gate_weight": 0.01, "flex_warmup_epochs": 5, "fuse_n_experts": 16,
+            "fuse_top_k": 4, "fuse_heads": 4, "fuse_dropout": 0.1, "fuse_gating": "laplace", "fuse_balance": 0.01,
+            "shaspec_alpha": 0.1, "shaspec_beta": 0.02, "shaspec_random_subset": False, "gmu_renorm": False,
+            "gmu_random_subset": False, "confu_lambda": 0.25, "confu_triplets": 4}  # as checkpoints stored it
+    old, new = params_from_dict({"baselines": flat}), Params()
+    changed = {m for m in baseline_names() if method_settings(m, old) != method_settings(m, new)}
+    assert changed == {"cmc", "cocoa", "confu", "flexmoe"}  # ind_view_ce, variant B, lam 0.25, top_k 3
+    assert method_settings("flexmoe", old).top_k == 3 and method_settings("confu", old).lam == 0.25
+    assert method_settings("cocoa", old).variant == "B" and method_settings("cmc", old).ind_view_ce
+    with pytest.raises(ValueError, match="baselines.foo: not a setting of any baseline"):
+        params_from_dict({"baselines": {"flex_top_k": 3, "foo": 1}})

@@ -3,6 +3,8 @@ written and trained through `run_experiment` (what every `dvc repro` stage train
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from ralis.config import ModelConfig, params_from_sections
 from ralis.contract import MultiviewBatch
 from ralis.data.arrays import DatasetSplits, from_arrays
 from ralis.data.user import load_user_data
-from ralis.methods import METHODS
+from ralis.methods import METHODS, SETTINGS
 from ralis.model.encoder import ENCODERS
 from ralis.pipeline import PipelineConfig
 from ralis.zoo import baseline_names, build_method, method_names
@@ -31,20 +33,28 @@ def _block(section: str, lang: str = "python", index: int = 0) -> str:
     return readme_block(lang, index, section=f"## {section}", doc=DOC)
 
 
+def _load(name: str, source: str) -> types.ModuleType:
+    """Run a recipe's code block as module `name` (as if it were the file the recipe creates)."""
+    module = types.ModuleType(name)
+    sys.modules[name] = module  # dataclasses and type hints look their module up
+    exec(compile(source, f"{DOC} ({name})", "exec"), module.__dict__)
+    return module
+
+
 @pytest.fixture
 def gru_encoder():
     """The recipe's encoder, registered for one test."""
-    exec(compile(_block("Swap the encoder"), DOC, "exec"), {"__name__": "recipe_encoder"})
+    _load("recipe_encoder", _block("Swap the encoder"))
     yield ENCODERS["gru"]
-    del ENCODERS["gru"]
+    del ENCODERS["gru"], sys.modules["recipe_encoder"]
 
 
 @pytest.fixture
 def late_fusion():
     """The recipe's baseline, registered for one test."""
-    exec(compile(_block("Add a baseline"), DOC, "exec"), {"__name__": "recipe_baseline"})
+    _load("recipe_baseline", _block("Add a baseline"))
     yield METHODS["latefusion"]
-    del METHODS["latefusion"]
+    del METHODS["latefusion"], SETTINGS["latefusion"], sys.modules["recipe_baseline"]
 
 
 def _batch(n: int = 12, seed: int = 0) -> MultiviewBatch:
@@ -104,8 +114,12 @@ def test_an_unknown_encoder_names_the_key_and_the_known_ones():
 
 def test_add_a_baseline_one_file_and_one_import(late_fusion, tmp_path):
     assert "latefusion" in baseline_names() and "latefusion" in method_names()
-    study = yaml.safe_load(_block("Add a baseline", "yaml"))["pipeline"]
-    assert PipelineConfig(baselines=study["baselines"]).methods[-1] == "latefusion"  # accepted by the study
+    study = yaml.safe_load(_block("Add a baseline", "yaml"))
+    assert PipelineConfig(baselines=study["pipeline"]["baselines"]).methods[-1] == "latefusion"  # accepted
+    settings = replace(tiny_params(), baselines=study["baselines"])
+    assert build_method("latefusion", VIEWS, 3, settings).heads[0][0].p == 0.2  # its own settings reach it
+    with pytest.raises(ValueError, match=r"baselines.latefusion.head_dropout = 1.5"):
+        build_method("latefusion", VIEWS, 3, replace(settings, baselines={"latefusion": {"head_dropout": 1.5}}))
     method = build_method("latefusion", VIEWS, 3, tiny_params())
     batch = _batch()
     z = method.eval().encode(batch)

@@ -11,7 +11,7 @@ import yaml
 
 from ralis import study
 from ralis.config import Params, load_params
-from ralis.pipeline import stage_params, stage_sections
+from ralis.pipeline import PipelineConfig, stage_params, stage_sections
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,8 +34,7 @@ BAD_PARAMS = [  # (yaml text, what the message must contain)
     ("train:\n  method: RALIS\n", ["params.yaml:train.method", "registered name"]),  # a known name: run_experiment
     ("data:\n  dataset: dailysports\n", ["params.yaml:data.dataset", "'dailysport'", "realdisp"]),
     ("loss:\n  pair_reduction: avg\n", ["params.yaml:loss.pair_reduction", "'sum'", "'mean'"]),
-    ("baselines:\n  cocoa_variant: C\n", ["params.yaml:baselines.cocoa_variant", "'A'", "'B'"]),
-    ("baselines:\n  fuse_gating: topk\n", ["params.yaml:baselines.fuse_gating", "laplace", "softmax"]),
+    ("baselines:\n  flexmoe_top_k: 3\n", ["params.yaml:baselines.flexmoe_top_k", "mapping"]),  # the old flat form
     ("evaluate:\n  scenarios: [\"1\", halve]\n", ["params.yaml:evaluate.scenarios[1]", "'half'", "'all'"]),
     ("evaluate:\n  scenarios: [1, half]\n", ["params.yaml:evaluate.scenarios[0]", "quote"]),
     ("train:\n  patience: 0\n", ["params.yaml:train.patience", ">= 1", "null"]),
@@ -58,6 +57,28 @@ def test_bad_params_are_refused_naming_the_key_and_the_allowed_values(tmp_path, 
         load_params(_params_file(tmp_path, text))
     for needle in needles:
         assert needle in str(err.value), (needle, str(err.value))
+
+
+@pytest.mark.parametrize("text,needles", [
+    ("baselines:\n  cocoa: {variant: C}\n", ["params.yaml:baselines.cocoa.variant", "'A'", "'B'"]),
+    ("baselines:\n  fusemoe: {gating: topk}\n", ["params.yaml:baselines.fusemoe.gating", "laplace", "softmax"]),
+    ("baselines:\n  flexmoe: {topk: 3}\n", ["params.yaml:baselines.flexmoe", "unknown key", "top_k"]),
+    ("baselines:\n  flexmo: {top_k: 3}\n", ["params.yaml baselines.flexmo", "flexmoe"]),
+])
+def test_bad_baseline_settings_are_refused_before_the_study_or_a_run_starts(tmp_path, text, needles):
+    """Each baseline's settings are checked against its own config dataclass (ralis.zoo.check_settings), which
+    run_experiment and the train stage's planner call before anything trains."""
+    from ralis.api import run_experiment
+    from ralis.runner import study_jobs
+
+    params = load_params(_params_file(tmp_path, text))
+    for start in (lambda: run_experiment(params, tmp_path / "run"),
+                  lambda: study_jobs(params, PipelineConfig(), tmp_path / "outputs")):
+        with pytest.raises(ValueError) as err:
+            start()
+        for needle in needles:
+            assert needle in str(err.value), (needle, str(err.value))
+    assert not (tmp_path / "run").exists() and not (tmp_path / "outputs").exists()
 
 
 def test_an_int_is_a_float_but_a_float_is_not_an_int(tmp_path):
@@ -141,9 +162,9 @@ def _siblings(out: Path) -> list[str]:
 
 
 def test_same_seed_twice_gives_byte_identical_metrics(windows, tmp_path):
-    from ralis.api import run_experiment
-
     import torch
+
+    from ralis.api import run_experiment
 
     params = _run_params(windows, seed=3)
     for name, disturb in (("a", 0), ("b", 5)):

@@ -36,11 +36,12 @@ def test_fingerprint_follows_only_what_a_run_reads(tmp_path):
     base = {(j.name, j.seed): runner.fingerprint(j, source) for j in _jobs(tmp_path, params)}
 
     def changed(**sections) -> set:
-        p = dataclasses.replace(params, **{k: dataclasses.replace(getattr(params, k), **v)
-                                           for k, v in sections.items()})
+        p = dataclasses.replace(params, **{k: {**getattr(params, k), **v} if k == "baselines" else
+                                           dataclasses.replace(getattr(params, k), **v) for k, v in sections.items()})
         return {(j.name, j.seed) for j in _jobs(tmp_path, p) if runner.fingerprint(j, source) != base[(j.name, j.seed)]}
 
-    assert changed(baselines={"flex_top_k": 3}) == {("flexmoe", 0)}
+    assert changed(baselines={"flexmoe": {"top_k": 3}}) == {("flexmoe", 0)}
+    assert changed(baselines={"flexmoe": {"top_k": 4}}) == set()  # its default, written out: the same run
     assert changed(ablation={"moe": False}) == {("ralis", 0), ("ralis", 1)}  # variants start from the paper's
     assert changed(analysis={"complexity_repeats": 7}) == set()
     assert len(changed(train={"lr": 0.01})) == len(base)

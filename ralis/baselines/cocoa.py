@@ -14,16 +14,28 @@ Cost O(V^2 N + V N^2) (methods.md §4).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from ralis.baselines.common import ContrastiveMeanFusion
-from ralis.config import Params
+from ralis.config import LossConfig, ModelConfig, NonNegFloat, Params
 from ralis.contract import ViewSpec
-from ralis.methods import register
+from ralis.methods import method_settings, register
 
-__all__ = ["cocoa_loss_a", "cocoa_loss_b", "COCOA", "build_cocoa"]
+__all__ = ["CocoaConfig", "cocoa_loss_a", "cocoa_loss_b", "COCOA", "build_cocoa"]
+
+
+@dataclass(frozen=True)
+class CocoaConfig:
+    """params.yaml `baselines.cocoa` (tau is `loss.tau`)."""
+
+    variant: Literal["A", "B"] = "A"  # A = 'cocoa' BCE [COCOA:src/losses.py; VSF CocoaLoss]; B = 'cocoa2' (§2.2)
+    scale: NonNegFloat = 0.03125  # variant B weight of the positive term, 1/32 [COCOA:src/losses.py]
+    lam: NonNegFloat = 3.9e-3  # variant B weight of the negative term, lambda [COCOA:src/losses.py]
+    ind_view_ce: bool = False  # add per-view CE to the fused CE (A16: off by default)
 
 
 def _similarities(z: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -71,13 +83,12 @@ def cocoa_loss_b(z: torch.Tensor, present: torch.Tensor, tau: float, scale: floa
 class COCOA(ContrastiveMeanFusion):
     """COCOA*: per-view encoders, COCOA loss on the contrastive rows, mean-fusion MLP classifier."""
 
-    def __init__(self, views: Sequence[ViewSpec], n_classes: int, params: Params):
-        b = params.baselines
-        super().__init__(views, n_classes, params.model, w_cls=params.loss.w_cls, w_contrast=params.loss.w_contrast,
-                         ind_view_ce=b.ind_view_ce)
-        if b.cocoa_variant not in ("A", "B"):
-            raise ValueError(f"params.yaml baselines.cocoa_variant must be 'A' or 'B', got {b.cocoa_variant!r}")
-        self.variant, self.tau, self.scale, self.lam = b.cocoa_variant, params.loss.tau, b.cocoa_scale, b.cocoa_lambda
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, model: ModelConfig, loss: LossConfig,
+                 cfg: CocoaConfig):
+        super().__init__(views, n_classes, model, loss, cfg.ind_view_ce)
+        if cfg.variant not in ("A", "B"):
+            raise ValueError(f"params.yaml baselines.cocoa.variant must be 'A' or 'B', got {cfg.variant!r}")
+        self.variant, self.tau, self.scale, self.lam = cfg.variant, loss.tau, cfg.scale, cfg.lam
 
     def contrastive_loss(self, z: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         if self.variant == "A":
@@ -85,7 +96,7 @@ class COCOA(ContrastiveMeanFusion):
         return cocoa_loss_b(z, present, self.tau, self.scale, self.lam), {}
 
 
-@register("cocoa")
+@register("cocoa", CocoaConfig)
 def build_cocoa(views: Sequence[ViewSpec], n_classes: int, params: Params) -> COCOA:
-    return COCOA(views, n_classes, params)
+    return COCOA(views, n_classes, params.model, params.loss, method_settings("cocoa", params))
 

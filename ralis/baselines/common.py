@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ralis.baselines.meanfusion import MeanFusion
-from ralis.config import ModelConfig
+from ralis.config import LossConfig, ModelConfig
 from ralis.contract import MultiviewBatch, ViewSpec
 from ralis.methods import LossTerms
 
@@ -43,10 +43,10 @@ class ContrastiveMeanFusion(MeanFusion):
     """Base of CMC*, COCOA* and ConFu (A16): MagNorm'ed per-view z, mean fusion of the available views, an MLP
     classifier, trained jointly on CE (classification rows) + w_contrast * contrastive loss (contrastive rows)."""
 
-    def __init__(self, views: Sequence[ViewSpec], n_classes: int, cfg: ModelConfig, *, w_cls: float = 1.0,
-                 w_contrast: float = 1.0, ind_view_ce: bool = False):
-        super().__init__(views, n_classes, cfg)
-        self.w_cls, self.w_contrast, self.ind_view_ce = w_cls, w_contrast, ind_view_ce
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, model: ModelConfig, loss: LossConfig,
+                 ind_view_ce: bool):
+        super().__init__(views, n_classes, model)
+        self.w_cls, self.w_contrast, self.ind_view_ce = loss.w_cls, loss.w_contrast, ind_view_ce
 
     @abstractmethod
     def contrastive_loss(self, z: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:

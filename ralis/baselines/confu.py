@@ -4,24 +4,35 @@
     f_ab = MLP([z^a + id_a ; z^b + id_b])    ONE pair-fusion MLP shared by all pairs, with learnable view-ID embeddings
 For 3 views and complete data this equals ConFu's [lambda sum_3 fused + (1 - lambda) sum_3 pairs] / 6. CL is the
 harness pair loss, Eq. (4) (NT-Xent, tau = loss.tau), over the samples having every view of the term; each step
-samples `baselines.confu_triplets` (pair, third) triplets among those with >= 2 such samples. Classifier: A16.
+samples `baselines.confu.triplets` (pair, third) triplets among those with >= 2 such samples. Classifier: A16.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ralis.baselines.common import ContrastiveMeanFusion
-from ralis.config import Params
+from ralis.config import DropoutP, LossConfig, ModelConfig, Params, PosInt, Prob
 from ralis.contract import ViewSpec
-from ralis.methods import register
+from ralis.methods import method_settings, register
 from ralis.model.contrastive import full_graph_loss, masked_pair_loss
 
-__all__ = ["all_triplets", "sample_triplets", "PairFusion", "fused_third_loss", "ConFu", "build_confu"]
+__all__ = ["ConFuConfig", "all_triplets", "sample_triplets", "PairFusion", "fused_third_loss", "ConFu", "build_confu"]
+
+
+@dataclass(frozen=True)
+class ConFuConfig:
+    """params.yaml `baselines.confu` (tau is `loss.tau`)."""
+
+    lam: Prob = 0.5  # weight of the fused-pair-vs-third terms against the pairwise terms [CONFU]
+    triplets: PosInt = 4  # (pair, third) triplets sampled per step (harness, methods.md §3)
+    fusion_dropout: DropoutP = 0.1  # dropout inside the pair-fusion MLP [CONFU: 2 layers]
+    ind_view_ce: bool = False  # add per-view CE to the fused CE (A16: off by default)
 
 
 def all_triplets(n_views: int) -> torch.Tensor:
@@ -43,7 +54,7 @@ def sample_triplets(present: torch.Tensor, k: int, generator: torch.Generator | 
 class PairFusion(nn.Module):
     """f_ab = MLP([z^a + id_a ; z^b + id_b]): Linear(2D, D) - ReLU - Dropout(0.1) - Linear(D, D) [CONFU: 2 layers]."""
 
-    def __init__(self, n_views: int, dim: int, dropout: float = 0.1):
+    def __init__(self, n_views: int, dim: int, dropout: float):
         super().__init__()
         self.view_id = nn.Embedding(n_views, dim)
         self.mlp = nn.Sequential(nn.Linear(2 * dim, dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dim, dim))
@@ -69,15 +80,14 @@ def fused_third_loss(z: torch.Tensor, present: torch.Tensor, triplets: torch.Ten
 class ConFu(ContrastiveMeanFusion):
     """ConFu: per-view encoders, pairwise + fused-pair-vs-third contrast, mean-fusion MLP classifier (A16)."""
 
-    def __init__(self, views: Sequence[ViewSpec], n_classes: int, params: Params):
-        b = params.baselines
-        super().__init__(views, n_classes, params.model, w_cls=params.loss.w_cls, w_contrast=params.loss.w_contrast,
-                         ind_view_ce=b.ind_view_ce)
-        if not 0.0 <= b.confu_lambda <= 1.0:
-            raise ValueError(f"params.yaml baselines.confu_lambda must lie in [0, 1], got {b.confu_lambda}")
-        self.fusion = PairFusion(len(views), params.model.width)
-        self.lam, self.k = b.confu_lambda, b.confu_triplets
-        self.tau, self.reduction = params.loss.tau, params.loss.pair_reduction
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, model: ModelConfig, loss: LossConfig,
+                 cfg: ConFuConfig):
+        super().__init__(views, n_classes, model, loss, cfg.ind_view_ce)
+        if not 0.0 <= cfg.lam <= 1.0:
+            raise ValueError(f"params.yaml baselines.confu.lam must lie in [0, 1], got {cfg.lam}")
+        self.fusion = PairFusion(len(views), model.width, cfg.fusion_dropout)
+        self.lam, self.k = cfg.lam, cfg.triplets
+        self.tau, self.reduction = loss.tau, loss.pair_reduction
 
     def contrastive_loss(self, z: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         pairs = full_graph_loss(z, present, self.tau, self.reduction).loss
@@ -87,6 +97,6 @@ class ConFu(ContrastiveMeanFusion):
         return loss, {"pairs": float(pairs.detach()), "fused": float(fused.detach()), "triplets": float(len(triplets))}
 
 
-@register("confu")
+@register("confu", ConFuConfig)
 def build_confu(views: Sequence[ViewSpec], n_classes: int, params: Params) -> ConFu:
-    return ConFu(views, n_classes, params)
+    return ConFu(views, n_classes, params.model, params.loss, method_settings("confu", params))

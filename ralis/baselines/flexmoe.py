@@ -6,8 +6,8 @@
              x = x + Dropout(MoE(LN(x)))                            MoE FFN per token, noisy top-K router
     head     y = Linear([x_1; ...; x_V])
     loss     CE + w_gate (CE_S-router + L_bal(full tokens) + L_bal(non-full tokens, experts 1..E-1))
-    warm-up  the first `flex_warmup_epochs` epochs draw classification batches unshuffled, windows with the most
-             views first (ralis.data.loader.make_sorted_loader, used by ralis.train.fit)
+    warm-up  the first `baselines.flexmoe.warmup_epochs` epochs draw classification batches unshuffled, windows
+             with the most views first (ralis.data.loader.make_sorted_loader, used by ralis.train.fit)
 The S-router sends every token of a non-full sample to the expert of its combination. With 2^V - 1 > E the
 harness maps combination c to expert(c) = 0 if c = 0 else 1 + ((c - 1) mod (E - 1)) (identity when 2^V - 1 <= E).
 """
@@ -16,18 +16,32 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ralis.baselines.routing import ExpertFFN, RouterLogits, noisy_top_k, routing_balance
-from ralis.config import Params
+from ralis.config import DropoutP, LossConfig, ModelConfig, NonNegFloat, NonNegInt, Params, PosInt
 from ralis.contract import MultiviewBatch, ViewSpec, check_embeddings
-from ralis.methods import LossTerms, MultiviewMethod, register
+from ralis.methods import LossTerms, MultiviewMethod, method_settings, register
 from ralis.model.bank import EncoderBank
 
-__all__ = ["combinations_order", "combination_lookup", "expert_of_combination", "FlexMoE", "build_flexmoe"]
+__all__ = ["FlexMoEConfig", "combinations_order", "combination_lookup", "expert_of_combination", "FlexMoE",
+           "build_flexmoe"]
+
+
+@dataclass(frozen=True)
+class FlexMoEConfig:
+    """params.yaml `baselines.flexmoe` (noise_eps is `model.noise_eps`, the embedding width `model.width`)."""
+
+    n_experts: PosInt = 16  # E [FLEX:main.py]
+    top_k: PosInt = 4  # [FLEX:main.py]
+    heads: PosInt = 4  # attention heads [FLEX:main.py]
+    dropout: DropoutP = 0.5  # [FLEX:main.py]
+    gate_weight: NonNegFloat = 1e-2  # gate_loss_weight: S-router CE + both balance groups [FLEX:main.py]
+    warmup_epochs: NonNegInt = 5  # first epochs on an unshuffled loader, full-view windows first [FLEX:main.py]
 
 
 def combinations_order(n_views: int) -> list[tuple[int, ...]]:
@@ -46,34 +60,34 @@ def combination_lookup(n_views: int) -> torch.Tensor:
 def expert_of_combination(c: torch.Tensor, n_experts: int) -> torch.Tensor:
     """S-router target: expert(c) = 0 if c == 0 else 1 + ((c - 1) mod (E - 1)) (methods.md §2.3 harness mapping)."""
     if n_experts < 2:
-        raise ValueError(f"Flex-MoE needs >= 2 experts (params.yaml baselines.flex_n_experts), got {n_experts}")
+        raise ValueError(f"Flex-MoE needs >= 2 experts (params.yaml baselines.flexmoe.n_experts), got {n_experts}")
     return torch.where(c == 0, torch.zeros_like(c), 1 + torch.remainder(c - 1, n_experts - 1))
 
 
 class FlexMoE(MultiviewMethod):
     """Per-view encoders, missing-modality bank, one transformer layer with a sparse MoE FFN, linear head."""
 
-    def __init__(self, views: Sequence[ViewSpec], n_classes: int, params: Params):
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, model: ModelConfig, loss: LossConfig,
+                 cfg: FlexMoEConfig):
         super().__init__(views, n_classes)
-        m, b = params.model, params.baselines
-        d, v = m.width, len(views)
-        if b.flex_warmup_epochs < 0:
-            raise ValueError(f"params.yaml baselines.flex_warmup_epochs must be >= 0, got {b.flex_warmup_epochs}")
-        if d % b.flex_heads:
-            raise ValueError(f"model.width={d} must be divisible by baselines.flex_heads={b.flex_heads}")
-        self.encoders = EncoderBank(views, m, magnorm=False)
+        d, v = model.width, len(views)
+        if cfg.warmup_epochs < 0:
+            raise ValueError(f"params.yaml baselines.flexmoe.warmup_epochs must be >= 0, got {cfg.warmup_epochs}")
+        if d % cfg.heads:
+            raise ValueError(f"model.width={d} must be divisible by baselines.flexmoe.heads={cfg.heads}")
+        self.encoders = EncoderBank(views, model, magnorm=False)
         self.bank = nn.Parameter(torch.randn(2 ** v - 1, v, d))  # missing_embeds, randn [FLEX:main.py]
         self.pos = nn.Parameter(torch.zeros(v, d))  # learned positional (view) embedding, zero-init [FLEX]
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.attn = nn.MultiheadAttention(d, b.flex_heads, dropout=b.flex_dropout, batch_first=True)
-        self.drop1, self.drop2 = nn.Dropout(b.flex_dropout), nn.Dropout(b.flex_dropout)
-        self.router = RouterLogits(d, b.flex_n_experts, "softmax", m.noise_eps)
-        self.experts = ExpertFFN(b.flex_n_experts, d, 2 * d, b.flex_dropout)  # d -> 2d -> d, GELU [FLEX]
+        self.attn = nn.MultiheadAttention(d, cfg.heads, dropout=cfg.dropout, batch_first=True)
+        self.drop1, self.drop2 = nn.Dropout(cfg.dropout), nn.Dropout(cfg.dropout)
+        self.router = RouterLogits(d, cfg.n_experts, "softmax", model.noise_eps)
+        self.experts = ExpertFFN(cfg.n_experts, d, 2 * d, cfg.dropout)  # d -> 2d -> d, GELU [FLEX]
         self.head = nn.Linear(v * d, n_classes)  # num_layers_pred = 1 [FLEX]
         self.register_buffer("lut", combination_lookup(v), persistent=False)
-        self.top_k, self.n_experts = b.flex_top_k, b.flex_n_experts
-        self.w_gate, self.w_cls = b.flex_gate_weight, params.loss.w_cls
-        self.sorted_warmup_epochs = b.flex_warmup_epochs  # G-router first sees complete windows [FLEX:main.py]
+        self.top_k, self.n_experts = cfg.top_k, cfg.n_experts
+        self.w_gate, self.w_cls = cfg.gate_weight, loss.w_cls
+        self.sorted_warmup_epochs = cfg.warmup_epochs  # G-router first sees complete windows [FLEX:main.py]
 
     def encode(self, batch: MultiviewBatch) -> torch.Tensor:
         """Raw encoder outputs u [V, N, D], zeros where missing."""
@@ -127,6 +141,6 @@ class FlexMoE(MultiviewMethod):
         return LossTerms(total=total, terms={"cls": float(l_cls.detach()), **terms}, logs=logs)
 
 
-@register("flexmoe")
+@register("flexmoe", FlexMoEConfig)
 def build_flexmoe(views: Sequence[ViewSpec], n_classes: int, params: Params) -> FlexMoE:
-    return FlexMoE(views, n_classes, params)
+    return FlexMoE(views, n_classes, params.model, params.loss, method_settings("flexmoe", params))

@@ -11,40 +11,54 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ralis.baselines.routing import ExpertFFN, RouterLogits, Routing, noisy_top_k, routing_balance
-from ralis.config import Params
+from ralis.config import DropoutP, LossConfig, ModelConfig, NonNegFloat, Params, PosInt
 from ralis.contract import MultiviewBatch, ViewSpec, check_embeddings
-from ralis.methods import LossTerms, MultiviewMethod, register
+from ralis.methods import LossTerms, MultiviewMethod, method_settings, register
 from ralis.model.bank import EncoderBank
 
-__all__ = ["FuseMoE", "build_fusemoe"]
+__all__ = ["FuseMoEConfig", "FuseMoE", "build_fusemoe"]
+
+
+@dataclass(frozen=True)
+class FuseMoEConfig:
+    """params.yaml `baselines.fusemoe` (noise_eps is `model.noise_eps`, the embedding width `model.width`)."""
+
+    n_experts: PosInt = 16  # E; RALIS silent, Flex-MoE default (methods.md §2.4)
+    top_k: PosInt = 4  # K; RALIS silent, Flex-MoE default (methods.md §2.4)
+    heads: PosInt = 4  # attention heads (same as Flex-MoE)
+    dropout: DropoutP = 0.1  # attention / expert dropout [FUSE: transformer default]
+    gating: Literal["laplace", "softmax"] = "laplace"  # laplace -||x - w_e|| (FuseMoE) | softmax x W_g [FUSE]
+    balance: NonNegFloat = 1e-2  # --balance_loss_coef [FUSE]
 
 
 class FuseMoE(MultiviewMethod):
     """Per-view encoders, learnable missing-view tokens, attention + per-view-routed Laplace MoE, MLP head."""
 
-    def __init__(self, views: Sequence[ViewSpec], n_classes: int, params: Params):
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, model: ModelConfig, loss: LossConfig,
+                 cfg: FuseMoEConfig):
         super().__init__(views, n_classes)
-        m, b = params.model, params.baselines
-        d, v = m.width, len(views)
-        if d % b.fuse_heads:
-            raise ValueError(f"model.width={d} must be divisible by baselines.fuse_heads={b.fuse_heads}")
-        self.encoders = EncoderBank(views, m, magnorm=False)
+        d, v = model.width, len(views)
+        if d % cfg.heads:
+            raise ValueError(f"model.width={d} must be divisible by baselines.fusemoe.heads={cfg.heads}")
+        self.encoders = EncoderBank(views, model, magnorm=False)
         self.missing = nn.Parameter(torch.randn(v, d))  # missing-view indicator embeddings (RALIS §5.1.2)
         self.type_emb = nn.Parameter(torch.randn(v, d))  # modality-type embeddings, N(0, 1) as nn.Embedding [FUSE]
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.attn = nn.MultiheadAttention(d, b.fuse_heads, dropout=b.fuse_dropout, batch_first=True)
-        self.routers = nn.ModuleList(RouterLogits(d, b.fuse_n_experts, b.fuse_gating, m.noise_eps) for _ in range(v))
-        self.experts = ExpertFFN(b.fuse_n_experts, d, 2 * d, b.fuse_dropout)
-        self.mlp = nn.Sequential(nn.Linear(v * d, v * d), nn.ReLU(), nn.Dropout(b.fuse_dropout),
+        self.attn = nn.MultiheadAttention(d, cfg.heads, dropout=cfg.dropout, batch_first=True)
+        self.routers = nn.ModuleList(RouterLogits(d, cfg.n_experts, cfg.gating, model.noise_eps) for _ in range(v))
+        self.experts = ExpertFFN(cfg.n_experts, d, 2 * d, cfg.dropout)
+        self.mlp = nn.Sequential(nn.Linear(v * d, v * d), nn.ReLU(), nn.Dropout(cfg.dropout),
                                  nn.Linear(v * d, v * d))  # residual 2-layer MLP before the output layer [FUSE]
         self.out = nn.Linear(v * d, n_classes)
-        self.top_k, self.coef, self.w_cls = b.fuse_top_k, b.fuse_balance, params.loss.w_cls
+        self.top_k, self.coef, self.w_cls = cfg.top_k, cfg.balance, loss.w_cls
 
     def encode(self, batch: MultiviewBatch) -> torch.Tensor:
         """Raw encoder outputs u [V, N, D], zeros where missing."""
@@ -83,6 +97,6 @@ class FuseMoE(MultiviewMethod):
                          logs=logs)
 
 
-@register("fusemoe")
+@register("fusemoe", FuseMoEConfig)
 def build_fusemoe(views: Sequence[ViewSpec], n_classes: int, params: Params) -> FuseMoE:
-    return FuseMoE(views, n_classes, params)
+    return FuseMoE(views, n_classes, params.model, params.loss, method_settings("fusemoe", params))

@@ -2,41 +2,50 @@
 
     h_v = tanh(W_v x_v),   g_v = sigmoid(W_{g,v} [x_1; ...; x_V]),   h = sum_{v in S} g_v * h_v,   y = MLP(h)
 A missing view enters the gate input as zeros and its gate is forced to 0, so it never reaches h. With
-`baselines.gmu_renorm` the sum is divided elementwise by sum_{v in S} g_v (a gated mean); default off, as in GMU.
-Trained with CE on the fused prediction only; `baselines.gmu_random_subset` trains on random view subsets.
+`baselines.gmu.renorm` the sum is divided elementwise by sum_{v in S} g_v (a gated mean); default off, as in GMU.
+Trained with CE on the fused prediction only; `baselines.gmu.random_subset` trains on random view subsets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ralis.baselines.common import random_view_subset
-from ralis.config import Params
+from ralis.config import LossConfig, ModelConfig, Params
 from ralis.contract import MultiviewBatch, ViewSpec, check_embeddings
-from ralis.methods import LossTerms, MultiviewMethod, register
+from ralis.methods import LossTerms, MultiviewMethod, method_settings, register
 from ralis.model.bank import EncoderBank
 
-__all__ = ["GMU", "build_gmu"]
+__all__ = ["GMUConfig", "GMU", "build_gmu"]
+
+
+@dataclass(frozen=True)
+class GMUConfig:
+    """params.yaml `baselines.gmu`."""
+
+    renorm: bool = False  # divide the gated sum by the sum of present gates (methods.md §3)
+    random_subset: bool = False  # train on random view subsets (methods.md §3 "for fairness")
 
 
 class GMU(MultiviewMethod):
     """Per-view encoders -> gated multimodal unit -> MLP classifier."""
 
-    def __init__(self, views: Sequence[ViewSpec], n_classes: int, params: Params):
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, model: ModelConfig, loss: LossConfig,
+                 cfg: GMUConfig):
         super().__init__(views, n_classes)
-        m, b = params.model, params.baselines
-        d, v = m.width, len(views)
+        m, d, v = model, model.width, len(views)
         self.encoders = EncoderBank(views, m, magnorm=False)
         self.proj = nn.ModuleList(nn.Linear(d, d) for _ in range(v))  # W_v
         self.gate = nn.Linear(v * d, v * d)  # all W_{g,v} stacked: [x_1; ...; x_V] -> [g_1; ...; g_V]
         self.head = nn.Sequential(nn.Dropout(m.dropout), nn.Linear(d, m.expert_hidden), nn.ReLU(),
                                   nn.Linear(m.expert_hidden, n_classes))
-        self.renorm, self.random_subset = b.gmu_renorm, b.gmu_random_subset
-        self.w_cls = params.loss.w_cls
+        self.renorm, self.random_subset = cfg.renorm, cfg.random_subset
+        self.w_cls = loss.w_cls
 
     def encode(self, batch: MultiviewBatch) -> torch.Tensor:
         """Raw encoder outputs x_v, z [V, N, D], zeros where missing."""
@@ -69,6 +78,6 @@ class GMU(MultiviewMethod):
         return LossTerms(total=self.w_cls * loss, terms={"cls": float(loss.detach())}, logs={"gmu_gates": gate_mean})
 
 
-@register("gmu")
+@register("gmu", GMUConfig)
 def build_gmu(views: Sequence[ViewSpec], n_classes: int, params: Params) -> GMU:
-    return GMU(views, n_classes, params)
+    return GMU(views, n_classes, params.model, params.loss, method_settings("gmu", params))

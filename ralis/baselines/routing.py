@@ -27,10 +27,10 @@ class RouterLogits(nn.Module):
     """Clean router logits and the noise scale: 'softmax' x W_g (Shazeer; Flex-MoE) or 'laplace' -||x - w_e||_2
     (FuseMoE). W_g and W_noise start at zero as in Shazeer et al. / fastmoe / FuseMoE."""
 
-    def __init__(self, dim: int, n_experts: int, gating: str = "softmax", noise_eps: float = 1e-2):
+    def __init__(self, dim: int, n_experts: int, gating: str, noise_eps: float):
         super().__init__()
         if gating not in GATINGS:
-            raise ValueError(f"gating must be one of {GATINGS} (params.yaml baselines.fuse_gating), got {gating!r}")
+            raise ValueError(f"gating must be one of {GATINGS} (params.yaml baselines.fusemoe.gating), got {gating!r}")
         self.gating, self.noise_eps = gating, noise_eps
         self.w_gate = nn.Parameter(torch.zeros(dim, n_experts))  # for 'laplace': column e is the key w_e
         self.w_noise = nn.Parameter(torch.zeros(dim, n_experts))
@@ -68,7 +68,7 @@ class ExpertFFN(nn.Module):
     """E feed-forward experts Linear(D, H) - GELU - Dropout - Linear(H, D), stored stacked and run densely:
     y = sum_e gates_e Expert_e(x) equals sparse dispatch because the gates are zero outside the top K."""
 
-    def __init__(self, n_experts: int, dim: int, hidden: int, dropout: float = 0.0):
+    def __init__(self, n_experts: int, dim: int, hidden: int, dropout: float):
         super().__init__()
         self.w1 = nn.Parameter(torch.empty(n_experts, dim, hidden))
         self.b1 = nn.Parameter(torch.empty(n_experts, hidden))

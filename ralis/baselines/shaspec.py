@@ -15,19 +15,30 @@ The embedding z that `encode` returns is [V, N, 2D] = concat(sh, sp) along the l
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ralis.baselines.common import masked_mean, random_view_subset
-from ralis.config import ModelConfig, Params
+from ralis.config import LossConfig, ModelConfig, NonNegFloat, Params
 from ralis.contract import MultiviewBatch, ViewSpec, check_embeddings
-from ralis.methods import LossTerms, MultiviewMethod, register
+from ralis.methods import LossTerms, MultiviewMethod, method_settings, register
 from ralis.model.bank import EncoderBank
 from ralis.model.encoder import ResNet1D, Stem
 
-__all__ = ["SharedEncoder", "ring_pairs", "shared_l1_loss", "specific_domain_loss", "ShaSpec", "build_shaspec"]
+__all__ = ["ShaSpecConfig", "SharedEncoder", "ring_pairs", "shared_l1_loss", "specific_domain_loss", "ShaSpec",
+           "build_shaspec"]
+
+
+@dataclass(frozen=True)
+class ShaSpecConfig:
+    """params.yaml `baselines.shaspec`."""
+
+    alpha: NonNegFloat = 0.1  # weight of L_shared [SHA:train_SS.py]
+    beta: NonNegFloat = 0.02  # weight of L_spec [SHA:train_SS.py]
+    random_subset: bool = False  # --mode=random phase: random view subsets per step [SHA:run.sh]; RALIS silent
 
 
 class SharedEncoder(nn.Module):
@@ -88,10 +99,10 @@ def specific_domain_loss(logits: torch.Tensor, present: torch.Tensor) -> torch.T
 class ShaSpec(MultiviewMethod):
     """Shared + specific encoders, missing views filled with the mean shared feature, concatenation head."""
 
-    def __init__(self, views: Sequence[ViewSpec], n_classes: int, params: Params):
+    def __init__(self, views: Sequence[ViewSpec], n_classes: int, model: ModelConfig, loss: LossConfig,
+                 cfg: ShaSpecConfig):
         super().__init__(views, n_classes)
-        m, b = params.model, params.baselines
-        d, v = m.width, len(views)
+        m, d, v = model, model.width, len(views)
         self.width = d
         self.shared = SharedEncoder(views, m)
         self.specific = EncoderBank(views, m, magnorm=False)
@@ -99,8 +110,8 @@ class ShaSpec(MultiviewMethod):
         self.domain = nn.Linear(d, v)  # domain classifier on the specific features
         self.head = nn.Sequential(nn.Dropout(m.dropout), nn.Linear(v * d, m.expert_hidden), nn.ReLU(),
                                   nn.Linear(m.expert_hidden, n_classes))
-        self.alpha, self.beta, self.random_subset = b.shaspec_alpha, b.shaspec_beta, b.shaspec_random_subset
-        self.w_cls = params.loss.w_cls
+        self.alpha, self.beta, self.random_subset = cfg.alpha, cfg.beta, cfg.random_subset
+        self.w_cls = loss.w_cls
 
     def encode(self, batch: MultiviewBatch) -> torch.Tensor:
         """z [V, N, 2D] = [sh | sp], zeros where missing."""
@@ -133,6 +144,6 @@ class ShaSpec(MultiviewMethod):
         return LossTerms(total=total, terms=terms, logs={})
 
 
-@register("shaspec")
+@register("shaspec", ShaSpecConfig)
 def build_shaspec(views: Sequence[ViewSpec], n_classes: int, params: Params) -> ShaSpec:
-    return ShaSpec(views, n_classes, params)
+    return ShaSpec(views, n_classes, params.model, params.loss, method_settings("shaspec", params))
