@@ -14,4 +14,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>/dev/null \
     || .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
+  .venv/bin/python -c 'import torch; build = "CUDA " + torch.version.cuda if torch.version.cuda else "CPU-only"
+print("setup: torch", torch.__version__, "(" + build, "build), CUDA usable here:", torch.cuda.is_available())'
 fi

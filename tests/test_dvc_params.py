@@ -22,7 +22,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+_DVC_FILE = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+VARS = {k: v for entry in _DVC_FILE.get("vars", []) for k, v in entry.items()}  # dvc.yaml's own template variables
+DVC = {name: {**stage, "cmd": re.sub(r"\$\{(\w+)\}", lambda m: VARS.get(m.group(1), m.group(0)), stage["cmd"])}
+       for name, stage in _DVC_FILE["stages"].items()}  # commands as DVC runs them
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 # Sections (or single keys) each stage's notebook reads from params.yaml, and the keys it may leave untracked:

@@ -36,9 +36,11 @@ def test_torch_is_pinned_exactly_to_the_cpu_wheel_on_disk():
 
 
 def test_every_runtime_dependency_is_locked():
+    """The lock installs the library and the extras the two README commands need (pipeline, dev)."""
     lock = _lock()
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    for dep in meta["dependencies"]:
+    extras = meta["optional-dependencies"]
+    for dep in [*meta["dependencies"], *extras["pipeline"], *extras["dev"]]:
         name = re.sub(r"[-_.]+", "-", re.split(r"[<>=!~ \[]", dep, maxsplit=1)[0]).lower()
         assert name in lock, f"pyproject dependency '{dep}' is missing from requirements.txt; run scripts/lock.sh"
 
