@@ -46,15 +46,16 @@ def _slow_mask(present, rates, rng_values):
 
 
 def test_uniform_probability_is_the_vth_root():
-    assert uniform_drop_prob(3) == pytest.approx(0.1)
-    assert uniform_drop_prob(5) == pytest.approx(10 ** -0.6)
-    assert uniform_drop_prob(9) ** 9 == pytest.approx(1e-3)
+    paper = MissingConfig().all_dropped_prob  # 1e-3 [P§5.2.2]
+    assert uniform_drop_prob(3, paper) == pytest.approx(0.1)
+    assert uniform_drop_prob(5, paper) == pytest.approx(10 ** -0.6)
+    assert uniform_drop_prob(9, paper) ** 9 == pytest.approx(1e-3)
 
 
 def test_uniform_drop_statistics():
     n = 200_000
     res = _apply(_full(n))
-    p = uniform_drop_prob(5)
+    p = uniform_drop_prob(5, MissingConfig().all_dropped_prob)
     # undo the removal to see the raw drop rate: removed rows had all 5 views dropped
     dropped = (~res.present).sum() + 5 * res.n_removed
     assert abs(dropped / (5 * n) - p) < 0.005

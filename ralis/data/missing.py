@@ -31,7 +31,7 @@ class MaskResult(NamedTuple):
     n_removed: int  # windows removed (no view left, or incomplete under the complete protocol)
 
 
-def uniform_drop_prob(n_views: int, all_dropped_prob: float = 1e-3) -> float:
+def uniform_drop_prob(n_views: int, all_dropped_prob: float) -> float:
     """p = all_dropped_prob^(1/V), so that P(all V views dropped) = p^V = all_dropped_prob [P§5.2.2, A1]."""
     if n_views < 1 or not 0.0 < all_dropped_prob < 1.0:
         raise ValueError(f"need V >= 1 and 0 < missing.all_dropped_prob < 1, got V={n_views}, {all_dropped_prob}")
