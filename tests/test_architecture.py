@@ -20,6 +20,7 @@ LAYERS = [
     ["ralis.api"],
     ["ralis.pipeline", "ralis.runner", "ralis.study", "ralis.results", "ralis.claims", "ralis.figures",
      "ralis.analysis"],
+    ["ralis.cli"],  # the `ralis` command
 ]
 EXEMPT = {"ralis"}  # the package facade loads its names lazily (ralis/__init__.py)
 
