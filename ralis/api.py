@@ -5,8 +5,8 @@
     result = run_experiment(load_params("params.yaml"), "outputs/runs/ralis-complete-0")
     result.metrics["test_f1"]          # {"1": ..., "half": ..., "all": ...}
 
-`run_experiment` is one method x missing protocol x seed. Its output folder layout is stable (a DVC stage
-lists these files as outputs / metrics / plots):
+`run_experiment` is one method x missing protocol x seed. Its output folder layout is stable (the `train` stage's
+outputs; the training notebook draws the curves of train_log.csv, which dvc.yaml does not declare as DVC plots):
 
     checkpoint.pt       best checkpoint by validation macro-F1 (ralis.checkpoint)
     train_log.csv       per-epoch losses, valid_f1, diagnostics (also train_log.jsonl)

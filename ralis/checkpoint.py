@@ -21,7 +21,7 @@ from ralis.contract import ViewSpec
 from ralis.data.store import WindowedSplit
 from ralis.io import atomic_path, reading
 from ralis.methods import MultiviewMethod
-from ralis.zoo import build_method
+from ralis.zoo import build_method, method_settings
 
 __all__ = ["FORMAT", "Checkpoint", "save_checkpoint", "load_checkpoint", "input_record", "params_to_dict",
            "params_from_dict"]
@@ -129,6 +129,9 @@ def save_checkpoint(path: str | Path, method: MultiviewMethod, *, method_name: s
         raise ValueError(f"inputs describe views {list(inputs)} but the method has {list(method.view_names)}; "
                          "pass input_record(train_split, method.view_specs)")
     state = {k: v.detach().cpu() for k, v in method.state_dict().items()}
+    if (settings := method_settings(method_name, params)) is not None:  # stored resolved: a later change of a
+        params = dataclasses.replace(params, baselines={**params.baselines,  # default cannot alter this model
+                                                        method_name: dataclasses.asdict(settings)})
     payload = {
         "format": FORMAT,
         "method": method_name,

@@ -12,10 +12,10 @@ saturates at 1.0) is settled by `train.checkpoint_ties`: the lower validation lo
 earlier epoch. Optional early stopping (`train.patience`) counts epochs without improvement and only acts from
 `min_epochs` on.
 
-Per-epoch log (DVC plots): `train_log.csv` and `train_log.jsonl` with columns epoch, steps, total, every
-`LossTerms.terms` key, valid_f1, valid_acc, valid_loss, is_best and the flattened `LossTerms.logs` diagnostics
-averaged over the epoch (att_w_<view>, gate_single_<e>, gate_fused_<e>, ...). Both files are rewritten atomically
-per epoch.
+Per-epoch log (drawn by notebooks 03 / 04 with `ralis.figures.training_curves`): `train_log.csv` and
+`train_log.jsonl` with columns epoch, steps, total, every `LossTerms.terms` key, valid_f1, valid_acc, valid_loss,
+is_best and the flattened `LossTerms.logs` diagnostics averaged over the epoch (att_w_<view>, gate_single_<e>,
+gate_fused_<e>, ...). Both files are rewritten atomically per epoch.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from ralis.baselines.shaspec import ShaSpec
 from ralis.config import ModelConfig, Params
 from ralis.contract import MultiviewBatch, ViewSpec
 from ralis.model.bank import EncoderBank
-from ralis.zoo import build_method
+from ralis.zoo import build_method, method_settings
 from tests.train_fixtures import one_thread
 
 _one_thread = pytest.fixture(autouse=True)(one_thread)
@@ -245,6 +245,8 @@ def test_fit_checkpoint_and_combination_evaluation_run_end_to_end(name, tmp_path
                                                                                       views=tuple(VIEWS))
     res = fit(model, train, valid, p, tmp_path, progress=False)
     ck = load_checkpoint(res.checkpoint_path)
+    settings = dataclasses.asdict(method_settings(name, p))  # stored with every default filled in
+    assert ck.params.baselines[name] == settings and len(settings) > len(p.baselines.get(name, {}))
     enc = encode_split(ck.method, valid)
     assert (predict_encoded(ck.method, enc).y_pred == predict_encoded(model, encode_split(model, valid)).y_pred).all()
     result = evaluate_combinations(ck.method, enc, [v.name for v in VIEWS], CLASSES)
