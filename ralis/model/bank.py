@@ -29,7 +29,7 @@ from ralis.model.magnorm import magnorm
 __all__ = ["EncoderBank", "bank_groups"]
 
 
-def bank_groups(views: Sequence[ViewSpec], shared: bool, groupable: bool = True) -> dict[str, list[int]]:
+def bank_groups(views: Sequence[ViewSpec], shared: bool, groupable: bool) -> dict[str, list[int]]:
     """Encoder key -> the view indices it encodes: by (channels, rate) for grouped per-view encoders, by
     (modality, channels) for shared encoders, one view each for an encoder that cannot group. Keys are valid
     module names."""
@@ -50,9 +50,9 @@ class EncoderBank(nn.Module):
 
     def __init__(self, views: Sequence[ViewSpec], cfg: ModelConfig, magnorm: bool):
         super().__init__()
-        self.views, self.width, self.shared, self.magnorm = tuple(views), cfg.width, cfg.shared_encoder, magnorm
+        self.views, self.width, self.magnorm = tuple(views), cfg.width, magnorm
         entry = encoder_entry(cfg)
-        self.groupable = entry.groupable
+        self.per_view = cfg.shared_encoder or not entry.groupable  # one module call per view, on its present rows
         self.groups = bank_groups(self.views, cfg.shared_encoder, entry.groupable)
         self.encoders = nn.ModuleDict({
             key: entry.build(self.views[members[0]].channels, cfg, 1 if cfg.shared_encoder else len(members))
@@ -68,7 +68,7 @@ class EncoderBank(nn.Module):
         z: list[torch.Tensor | None] = [None] * len(views)
         for key, members in self.groups.items():
             encoder = self.encoders[key]
-            if self.shared or not self.groupable:  # one call per view, on its present rows
+            if self.per_view:
                 for v in members:
                     z[v] = self._encode_rows(encoder, views[v], present[:, v])
                 continue
@@ -105,7 +105,7 @@ class EncoderBank(nn.Module):
         for key, members in self.groups.items():
             grouped = self.encoders[key]
             for j, v in enumerate(members):
-                if self.shared or not self.groupable:  # already one module per view (or per modality)
+                if self.per_view:  # already one module per view (or per modality)
                     out[v] = grouped
                     continue
                 single = ResNet1D(grouped.in_channels, self.width, grouped.stem.conv.kernel_size[0],
