@@ -38,6 +38,7 @@ from ralis.data.store import SPLITS, DatasetInfo, WindowedSplit, dataset_info, l
 from ralis.evaluate import CombinationResults, encode_split, evaluate_combinations, nan_to_none, scenario_size
 from ralis.io import atomic_dir, write_json
 from ralis.methods import MultiviewMethod
+from ralis.model.encoder import encoder_entry
 from ralis.probe import ConvergenceProbe, has_fusion
 from ralis.runtime import pick_device, seed_everything
 from ralis.train import CHECKPOINT_NAME, LOG_CSV, LOG_JSONL, FitResult, fit
@@ -152,6 +153,7 @@ def run_experiment(params: Params, out_dir: str | Path, progress: bool = True, d
     out_dir = Path(out_dir)
     check_method(params.train.method)  # before any data is read
     check_settings(params)
+    encoder_entry(params.model)
     data = load_data(params) if data is None else data
     info = data.info
     splits, removed = apply_missing(data.as_dict(), params, dataset_key=info.key)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ralis.config import Params
 from ralis.io import atomic_dir, remove_stale
+from ralis.model.encoder import encoder_entry
 from ralis.pipeline import (
     PipelineConfig,
     ensure_windows,
@@ -79,7 +80,8 @@ class Job:
 
 def study_jobs(params: Params, pipe: PipelineConfig, outputs: Path) -> list[Job]:
     """Every training of the study, longest-running kinds first (RALIS, then the baselines, then variants)."""
-    check_settings(params)  # a typo in `baselines` stops the study before its first training
+    check_settings(params)  # a typo in `baselines` or `model.encoder` stops the study before its first training
+    encoder_entry(params.model)
     jobs = []
     for method in pipe.methods:
         for protocol in pipe.protocols:

@@ -130,6 +130,9 @@ def test_an_unknown_method_is_refused_before_any_data_is_read(tmp_path):
     with pytest.raises(ValueError, match=r"train.method = 'ralsi' is unknown.*ralis"):
         run_experiment(params, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+    params = params_from_sections({"model": {"encoder": "grux"}, "data": where}, "test")
+    with pytest.raises(ValueError, match=r"model.encoder = 'grux' is unknown.*resnet1d"):
+        run_experiment(params, tmp_path / "run")
 
 
 # ------------------------------------------------------------------ run folders (defect 8)
