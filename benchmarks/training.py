@@ -41,7 +41,7 @@ from ralis.train import fit  # noqa: E402
 
 def _splits(params: Params):
     splits, _ = apply_missing(load_splits(params), params)
-    return splits, dataset_info(splits["train"], params.data.dataset)
+    return splits, dataset_info(Path(params.data.windows_dir) / params.data.dataset, splits["train"])
 
 
 def _per_window_batch(split, rows: np.ndarray, aug: Augmenter) -> MultiviewBatch:
