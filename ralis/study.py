@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from ralis.config import AnalysisConfig, LossConfig, ModelConfig, TrainConfig, WindowConfig
+from ralis.config import AnalysisConfig, AugmentConfig, LossConfig, ModelConfig, TrainConfig, WindowConfig
 from ralis.pipeline import ABLATION_VARIANTS
 from ralis.zoo import baseline_names
 
@@ -67,10 +67,11 @@ def overrides(preset: Preset) -> dict[str, Any]:
     out: dict[str, Any] = {"data.dataset": preset.dataset, "data.views": list(preset.views) if preset.views else None}
     out |= {f"model.{k}": v for k, v in dataclasses.asdict(model).items()}
     out |= {f"loss.{k}": v for k, v in dataclasses.asdict(loss).items()}
+    out |= {f"augment.{k}": v for k, v in dataclasses.asdict(AugmentConfig()).items()}
     out |= {f"windowing.{k}": getattr(window, k) for k in ("acc_hz", "pose_hz")}
     out |= {f"train.{k}": getattr(train, k) for k in ("lr", "lr_schedule", "warmup_epochs", "weight_decay",
                                                       "cls_batch", "con_batch", "min_epochs", "balanced_sampling")}
-    out |= {f"analysis.{k}": getattr(analysis, k) for k in ("complexity_warmup", "complexity_repeats")}
+    out |= {f"analysis.{k}": v for k, v in dataclasses.asdict(analysis).items()}
     out |= {"train.max_epochs": PAPER_MAX_EPOCHS, "train.patience": PAPER_PATIENCE, "train.max_steps_per_epoch": None}
     out |= {"pipeline.baselines": list(baseline_names()), "pipeline.protocols": list(preset.protocols),
             "pipeline.seeds": [0, 1, 2], "pipeline.baseline_seeds": [0, 1, 2],

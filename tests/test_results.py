@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from ralis import figures, results, study
-from ralis.config import ModelConfig, TrainConfig
+from ralis.config import ModelConfig, Params, TrainConfig, load_params
 from ralis.paper_tables import PAPER_TABLES, ROW_LABEL, SCENARIOS, paper_frame, scenario_labels
 from ralis.pipeline import ABLATION_VARIANTS, PipelineConfig, ResultsConfig, run_dir
 
@@ -158,3 +159,17 @@ def test_study_presets_set_existing_keys_to_the_paper_values():
     assert "per_view" not in study.overrides(study.PRESETS["paper-cmdfall"])["pipeline.protocols"]
     with pytest.raises(ValueError, match="unknown preset"):
         study.dvc_command("paper-nope")
+
+
+def test_study_presets_restore_every_value_the_cpu_profile_changed():
+    """A CPU-profile value of params.yaml that a preset leaves alone would leak into the paper's protocol."""
+    repo, paper = load_params(ROOT / "params.yaml"), Params()
+    own = {"train.max_epochs", "train.patience", "train.max_steps_per_epoch"}  # the presets' own protocol values
+    changed = {f"{section}.{k}": v for section in ("windowing", "augment", "model", "loss", "train", "analysis")
+               for k, v in dataclasses.asdict(getattr(paper, section)).items()
+               if getattr(getattr(repo, section), k) != v and f"{section}.{k}" not in own}
+    assert changed, "params.yaml is expected to hold a CPU profile"
+    for name, preset in study.PRESETS.items():
+        over = study.overrides(preset)
+        missing = {k: v for k, v in changed.items() if k not in over or over[k] != v}
+        assert not missing, f"{name} leaves CPU-profile values in place: {missing}"

@@ -5,9 +5,9 @@ A stick figure (ralis.data.body) performs one of ten activities per recording. F
 mounting; a camera reports 3D positions of nine trunk/thigh joints (20 Hz, 27 channels).
 The catalogue spreads information unevenly over the views (CLASS_VIEWS): waving is seen only by the
 wrists (left vs both arms only by the right wrist and vice versa), marching vs straight-leg raising only
-by the ankles, and the static postures only through the direction of gravity (waist, pose) - the
-wrist and ankle units are strapped on in an arbitrary orientation per subject, so gravity alone tells
-them nothing. Single views are therefore ambiguous and fusion resolves them.
+by the ankles, and the static postures only through the direction of gravity (waist and pose clearly; the
+wrist and ankle units, strapped on within ±30° of their nominal orientation per subject, see the limb's tilt,
+which the arm's rest pose blurs). Single views are therefore ambiguous and fusion resolves them.
 Each activity's motion is modulated by a smooth random intensity envelope whose lulls make some windows
 genuinely ambiguous (this sets the ceiling of the all-view score; docs/notes/data-synthetic.md).
 """
@@ -70,7 +70,7 @@ CLASS_VIEWS: dict[str, tuple[str, ...]] = {
 }
 # per-subject variation (uniform ranges) and noise per view
 SPEED, AMPLITUDE, SIZE = (0.85, 1.15), (0.85, 1.15), (0.92, 1.08)
-MOUNT_DEG = {"waist": 15.0, "default": 180.0}  # belt clip: roughly aligned; straps: arbitrary orientation
+MOUNT_DEG = {"waist": 15.0, "default": 30.0}  # belt clip: roughly aligned; straps: worn as instructed, +-30 deg
 ACC_NOISE, POSE_NOISE = (0.3, 0.8), (0.01, 0.03)  # m/s^2 and m, times SyntheticConfig.noise_scale
 ENVELOPE_MEAN, ENVELOPE_SD, ENVELOPE_SEC = 0.6, 0.6, 15.0  # intensity pauses (env = 0) make windows ambiguous
 KNEE_STYLE = {"march": (1.0, 0.25), "leg_raise": (0.25, 0.25)}  # knee gain ~ N(mean, sd): the classes overlap
