@@ -33,12 +33,13 @@ from ralis.config import (
     load_params,
     read_sections,
 )
+from ralis.reads import trace_reads
 
 __all__ = [
     "PipelineConfig", "ResultsConfig", "ABLATION_VARIANTS", "PROTOCOLS",
     "smoke_params", "smoke_pipeline", "stage_params", "stage_sections", "apply_variant", "sensitivity_point",
     "sensitivity_grid", "sensitivity_variants", "study_variants", "run_params", "run_dir",
-    "windows_root", "dataset_spec", "receipt_path", "write_receipt", "ensure_windows",
+    "windows_root", "dataset_spec", "receipt_path", "write_receipt", "ensure_windows", "RUN_KEYS",
 ]
 
 # PROTOCOLS (Table 3 / Tables 4-5 / Table 6) come from ralis.config; the methods from the registry (ralis.zoo,
@@ -156,15 +157,16 @@ def stage_sections(params_file: str) -> tuple[PipelineConfig, ResultsConfig]:
     pipe = from_dict(PipelineConfig, raw.get("pipeline"), f"{path}:pipeline")
     res = from_dict(ResultsConfig, raw.get("results"), f"{path}:results")
     res.check(pipe)
-    return pipe, res
+    return trace_reads(pipe, "pipeline"), trace_reads(res, "results")
 
 
 def stage_params(params_file: str, scratch_dir: str | Path = "../scratch") -> Params:
-    """Params for a stage: `params_file` ("" = the smoke profile under `scratch_dir`), data paths resolved."""
+    """Params for a stage: `params_file` ("" = the smoke profile under `scratch_dir`), data paths resolved; with
+    RALIS_PARAMS_TRACE set, every key the stage reads is recorded (`ralis.reads`)."""
     if not params_file:
         return _resolve(smoke_params(scratch_dir), Path.cwd())
     path = Path(params_file)
-    return _resolve(load_params(path), path.resolve().parent)
+    return trace_reads(_resolve(load_params(path), path.resolve().parent))  # reads recorded (ralis.reads)
 
 
 def sensitivity_point(variant: str) -> tuple[int, int] | None:
@@ -214,8 +216,12 @@ def apply_variant(params: Params, variant: str) -> Params:
     return dataclasses.replace(params, ablation=AblationConfig(**ABLATION_VARIANTS[variant]))
 
 
+RUN_KEYS = ("train.method", "train.seed", "missing.protocol")  # what `run_params` sets per run (not params.yaml's)
+
+
 def run_params(params: Params, method: str, protocol: str, seed: int, variant: str = "") -> Params:
-    """One run's params: `train.method`, `missing.protocol`, `train.seed` and the ablation variant set."""
+    """One run's params: the `RUN_KEYS` (`train.method`, `train.seed`, `missing.protocol`) set to this run's, and
+    the ablation variant applied."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol {protocol!r} is unknown; choose one of {list(PROTOCOLS)}")
     if variant and method != "ralis":
