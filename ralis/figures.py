@@ -3,6 +3,7 @@
     combination_heatmap   test F1 of every one of the 2^V-1 view combinations per method [P§5.2, methods.md §1.12]
     table_bars            a Table 3-6 analogue as grouped bars (ours with std over seeds, paper as markers)
     training_curves       per-epoch losses and validation F1 of one run (train_log.csv)
+    validation_curves     validation F1 per epoch of every run of the study (ralis.tracking.training_curves)
     window_example        one multiview window (the input contract of ralis.contract)
     confusion_matrix      a test confusion matrix, each row normalised to the true class's windows
 """
@@ -15,11 +16,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ralis.paper_tables import ROW_LABEL, SCENARIOS, TABLE_TITLE, scenario_labels
 
-__all__ = ["combination_heatmap", "table_bars", "training_curves", "window_example", "confusion_matrix",
-           "save_figure"]
+__all__ = ["combination_heatmap", "table_bars", "training_curves", "validation_curves", "window_example",
+           "confusion_matrix", "save_figure", "integer_epochs"]
+
+
+def integer_epochs(*axes) -> None:
+    """Epoch axes get whole-number ticks only (no 1.5)."""
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _data_range(values: np.ndarray, pad: float = 0.0) -> tuple[float, float]:
+    """(low, high) of the finite values, padded by `pad` of their span; (0, 100) when there are none."""
+    v = values[np.isfinite(values)]
+    if not v.size:
+        return 0.0, 100.0
+    lo, hi = float(v.min()), float(v.max())
+    span = max(hi - lo, 1.0)
+    return lo - pad * span, hi + pad * span
 
 
 def combination_heatmap(comb: pd.DataFrame, title: str = "", view_names: list[str] | None = None) -> Figure:
@@ -39,8 +57,9 @@ def combination_heatmap(comb: pd.DataFrame, title: str = "", view_names: list[st
     ks = member.sum(axis=0)
     fig, (ax, bx) = plt.subplots(2, 1, sharex=True, figsize=(min(3 + 0.16 * len(cols), 40), 1.6 + 0.3 * (
         len(rows) + len(view_names))), gridspec_kw={"height_ratios": [max(len(rows), 1), len(view_names)]})
-    im = ax.imshow(grid.to_numpy(dtype=float), aspect="auto", cmap="viridis", vmin=0, vmax=100,
-                   interpolation="nearest")
+    values = grid.to_numpy(dtype=float)
+    low, high = _data_range(values)  # the colour scale spans the data, so small differences stay visible
+    im = ax.imshow(values, aspect="auto", cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
     ax.set_yticks(range(len(rows)), [ROW_LABEL.get(r, r) for r in rows], fontsize=8)
     yy, xx = np.nonzero(member)
     bx.scatter(xx, yy, s=max(2.0, 60 / max(1, len(cols) ** 0.5)), color="black")
@@ -58,23 +77,30 @@ def combination_heatmap(comb: pd.DataFrame, title: str = "", view_names: list[st
 
 
 def table_bars(comp: pd.DataFrame, table: str, dataset: str) -> Figure:
-    """Grouped bars of a table (`ralis.results.compare_with_paper` output): ours ± std, paper as black ticks."""
+    """Grouped bars of a table (`ralis.results.compare_with_paper` output): ours ± std over seeds (the legend says
+    how many), paper as black ticks. The F1 axis spans the data, not 0-100."""
     rows = list(dict.fromkeys(comp["row"]))
     labels = scenario_labels(dataset, table)
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(rows) + 2), 3.6))
     width = 0.8 / len(SCENARIOS)
     x = np.arange(len(rows))
+    tops: list[np.ndarray] = []
     for i, (sc, lab) in enumerate(zip(SCENARIOS, labels)):
         part = comp[comp["scenario"] == sc].set_index("row").reindex(rows)
         xs = x + (i - 1) * width
-        ax.bar(xs, part["mean"], width, yerr=part["std"].fillna(0), label=_scenario_header(lab), capsize=2)
+        ax.bar(xs, part["mean"], width, yerr=part["std"].to_numpy(dtype=float), label=_scenario_header(lab),
+               capsize=2)  # no error bar where one seed gives no std
+        tops.append((part["mean"] + part["std"].fillna(0)).to_numpy(dtype=float))
+        tops.append(part["paper_mean"].to_numpy(dtype=float))
         if part["paper_mean"].notna().any():
             ax.scatter(xs, part["paper_mean"], marker="_", color="black", s=120, zorder=3,
                        label="paper" if i == 0 else None)
     ax.set_xticks(x, [ROW_LABEL.get(r, r) for r in rows], rotation=30, ha="right")
-    ax.set_ylabel("test macro F1 (%)")
-    ax.set_ylim(0, 112)
-    ax.set_yticks(range(0, 101, 20))
+    seeds = sorted({int(n) for n in comp["n_seeds"].dropna()}) if "n_seeds" in comp else []
+    ax.set_ylabel("test macro F1 (%)" + (f", ± std over {'/'.join(map(str, seeds))} seeds" if seeds else ""))
+    low = np.nanmin(comp["mean"].to_numpy(dtype=float)) if comp["mean"].notna().any() else 0.0
+    high = _data_range(np.concatenate(tops))[1]
+    ax.set_ylim(max(0.0, 10 * np.floor((low - 5) / 10)), min(100.0, high + 0.22 * max(high - low, 10)))
     ax.set_title(f"{TABLE_TITLE.get(table, table)} [{dataset}]", fontsize=9)
     ax.legend(fontsize=7, ncol=4, loc="upper center", frameon=False)
     fig.tight_layout()
@@ -88,8 +114,8 @@ def _scenario_header(label: str) -> str:
 def training_curves(log: pd.DataFrame, title: str = "") -> Figure:
     """Loss terms (left) and validation F1 (right) per epoch from a run's train_log.csv."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
-    terms = [c for c in log.columns if c not in ("epoch", "steps", "valid_f1", "is_best")
-             and not c.startswith(("att_w_", "gate_")) and pd.api.types.is_numeric_dtype(log[c])]
+    cols = list(log.columns)  # fit() writes epoch, steps, lr, the loss terms, then valid_f1 and the diagnostics
+    terms = [c for c in cols[cols.index("lr") + 1:cols.index("valid_f1")] if pd.api.types.is_numeric_dtype(log[c])]
     for c in terms:
         a.plot(log["epoch"], log[c], marker=".", label=c)
     a.set_xlabel("epoch")
@@ -102,7 +128,28 @@ def training_curves(log: pd.DataFrame, title: str = "") -> Figure:
         b.legend(fontsize=7)
     b.set_xlabel("epoch")
     b.set_ylabel("validation macro F1 (%)")
+    integer_epochs(a, b)
     fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def validation_curves(f1: pd.DataFrame, title: str = "") -> Figure:
+    """Validation macro-F1 (%) per epoch of every run (`ralis.tracking.training_curves`' first frame): the
+    methods' runs on the left, the Table 5 / Fig. 5 variants (labels without a seed) on the right."""
+    runs = list(dict.fromkeys(f1["run"]))
+    groups = [[r for r in runs if "/seed" in r], [r for r in runs if "/seed" not in r]]
+    groups = [g for g in groups if g]
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 3.6), squeeze=False, sharey=True)
+    for ax, group, name in zip(axes[0], groups, ("methods", "variants") if len(groups) == 2 else ("runs",)):
+        for r in group:
+            c = f1[f1["run"] == r]
+            ax.plot(c["epoch"], c["valid_f1"] * 100, marker=".", lw=1, label=r)
+        ax.set(xlabel="epoch", title=name)
+        ax.legend(fontsize=6, ncol=2, frameon=False)
+        integer_epochs(ax)
+    axes[0, 0].set_ylabel("validation macro F1 (%)")
+    fig.suptitle(title or "Validation F1 of every run", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -44,6 +44,7 @@ from ralis.pipeline import (
     stage_sections,
     study_variants,
 )
+from ralis.runtime import QUIET_ENV
 from ralis.zoo import check_settings, method_settings
 
 __all__ = ["Job", "study_jobs", "run_inputs", "fingerprint", "run_jobs", "ensure_runs", "main"]
@@ -100,7 +101,8 @@ def study_jobs(params: Params, pipe: PipelineConfig, outputs: Path) -> list[Job]
 
 
 # package files that do not reach a training (tables, claims, figures, analyses of finished runs, this runner)
-NOT_TRAINING = ("claims.py", "results.py", "figures.py", "paper_tables.py", "runner.py", "study.py", "analysis")
+NOT_TRAINING = ("claims.py", "results.py", "figures.py", "paper_tables.py", "runner.py", "study.py", "tracking.py",
+                "analysis")
 
 
 def _source_digest() -> str:
@@ -153,7 +155,7 @@ def _done(job: Job, key: str) -> bool:
 def _execute(job: Job, key: str, params_file: Path) -> float:
     """Run one job's notebook in its own process with one thread; stamp the run folder on success."""
     job.executed.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(ROOT), RALIS_QUIET="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(ROOT), **{QUIET_ENV: "1"})
     cmd = [sys.executable, "-m", "papermill", "--cwd", str(ROOT / "notebooks"), "-k", "python3",
            str(ROOT / "notebooks" / f"{job.notebook}.ipynb"), str(job.executed), *job.papermill_args(params_file)]
     t0 = time.perf_counter()

@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 __all__ = ["seed_everything", "derive_seed", "make_generator", "pick_device"]
 
@@ -49,3 +50,14 @@ def pick_device(choice: str = "auto") -> torch.device:
         return torch.device(choice)
     except RuntimeError as err:
         raise ValueError(f"unknown device {choice!r} in params; use 'auto', 'cpu' or 'cuda[:N]'") from err
+
+
+QUIET_ENV = "RALIS_QUIET"  # set by dvc.yaml's notebook command and ralis.runner: no progress bars
+
+
+def progress_bar(iterable=None, *, show: bool = True, **kwargs) -> tqdm:
+    """A tqdm text bar on stderr, off when `show` is false or RALIS_QUIET is set (executed notebooks then keep
+    one line per epoch instead of hundreds of bar updates). Text bars rather than `tqdm.auto`, which needs
+    ipywidgets inside Jupyter and warns (TqdmWarning) without them."""
+    return tqdm(iterable, disable=not show or QUIET_ENV in os.environ, **kwargs)
+

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from ralis.checkpoint import input_record, save_checkpoint
 from ralis.config import Params, TrainConfig
@@ -40,13 +38,12 @@ from ralis.data.store import WindowedSplit
 from ralis.evaluate import EncodedSplit, FusedScores, encode_split, fused_scores
 from ralis.io import atomic_path, write_text
 from ralis.methods import MultiviewMethod
-from ralis.runtime import pick_device
+from ralis.runtime import pick_device, progress_bar
 
 __all__ = ["FitResult", "fit", "lr_factor", "flatten_logs", "epoch_budget", "improves", "CHECKPOINT_NAME", "LOG_CSV",
            "LOG_JSONL", "FEW_STEPS"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
-QUIET_ENV = "RALIS_QUIET"  # set (by ralis.runner): per-epoch lines only, no progress bars
 LOG_CSV = "train_log.csv"
 LOG_JSONL = "train_log.jsonl"
 FEW_STEPS = 10  # an epoch with fewer optimiser steps than this triggers a warning
@@ -220,8 +217,8 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
         terms, diags = _Mean(), _Mean()
         epoch_lr = optimizer.param_groups[0]["lr"]  # at the epoch's first step (logged)
         cls_stream = sorted_loader if epoch <= warmup else cls_loader
-        bar = tqdm(zip(cls_stream, con_loader), total=epoch_steps, desc=f"epoch {epoch}/{n_epochs}",
-                   disable=not progress or QUIET_ENV in os.environ, leave=False)  # no bars in executed notebooks
+        bar = progress_bar(zip(cls_stream, con_loader), total=epoch_steps, desc=f"epoch {epoch}/{n_epochs}",
+                           show=progress, leave=False)  # no bars in executed notebooks (RALIS_QUIET)
         for step, (cls, con) in enumerate(bar):
             if step >= epoch_steps:
                 break
@@ -257,7 +254,7 @@ def fit(method: MultiviewMethod, train_split: WindowedSplit, valid_split: Window
                        | ({"sorted_warmup": int(epoch <= warmup)} if warmup > 0 else {}))
         _write_logs(out_dir, history)
         if progress:  # one line per epoch (also where bars are off)
-            tqdm.write(f"epoch {epoch}: loss {history[-1]['total']:.4f}  valid macro-F1 {valid_f1:.4f}"
+            bar.write(f"epoch {epoch}: loss {history[-1]['total']:.4f}  valid macro-F1 {valid_f1:.4f}"
                        + ("  (best)" if improved else ""))
         if t.patience is not None and stale >= t.patience:
             stopped = True

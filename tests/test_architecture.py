@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ralis"
 
 # Layers, lowest first; a module may import its own layer or lower ones (the longest matching prefix decides).
 LAYERS = [
-    ["ralis.contract", "ralis.schema", "ralis.io", "ralis.runtime", "ralis.paper_tables", "ralis.config"],
+    ["ralis.contract", "ralis.schema", "ralis.io", "ralis.runtime", "ralis.paper_tables", "ralis.config",
+     "ralis.reads"],
     ["ralis.data"],  # datasets, windows, augmentation, loaders
     ["ralis.methods"],  # the protocol every method implements, and its registry
     ["ralis.model", "ralis.baselines"],  # RALIS and the baselines
@@ -19,7 +20,7 @@ LAYERS = [
     ["ralis.evaluate", "ralis.checkpoint", "ralis.probe", "ralis.train", "ralis.predict"],
     ["ralis.api"],
     ["ralis.pipeline", "ralis.runner", "ralis.study", "ralis.results", "ralis.claims", "ralis.figures",
-     "ralis.analysis"],
+     "ralis.analysis", "ralis.tracking"],
     ["ralis.cli"],  # the `ralis` command
 ]
 EXEMPT = {"ralis"}  # the package facade loads its names lazily (ralis/__init__.py)

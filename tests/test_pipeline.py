@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
+
+from ralis.pipeline import RUN_KEYS
+from ralis.reads import TRACE_ENV, covered
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -45,8 +50,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], cwd: Path, timeout: int = 600) -> str:
-    res = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+def _run(args: list[str], cwd: Path, timeout: int = 600, env: dict[str, str] | None = None) -> str:
+    res = subprocess.run(args, cwd=cwd, env=_env() | (env or {}), capture_output=True, text=True, timeout=timeout)
     assert res.returncode == 0, f"{' '.join(args)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     return res.stdout + res.stderr
 
@@ -78,8 +83,26 @@ def repo(tmp_path_factory) -> Path:
     _run(["git", "init", "-q"], repo)
     _run(["git", "add", "-A"], repo)
     _run(["git", "commit", "-q", "-m", "e2e copy"], repo)
-    _run(["dvc", "repro"], repo, timeout=900)
+    # stage by stage (dvc.yaml lists them in dependency order), each recording the params.yaml keys it reads
+    (repo.parent / "reads").mkdir()
+    for stage in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]:
+        _run(["dvc", "repro", "--single-item", stage], repo, timeout=900,
+             env={TRACE_ENV: str(repo.parent / "reads" / f"{stage}.txt")})
     return repo
+
+
+def test_each_stage_tracks_every_params_key_it_reads(repo):
+    """The keys each stage read while it ran (ralis.reads) are all under its `params:` in dvc.yaml, so changing
+    any of them reruns it; this replaces a hand-written list of what each stage reads."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    untracked = {}
+    for stage, spec in stages.items():
+        path = repo.parent / "reads" / f"{stage}.txt"
+        reads = sorted(set(path.read_text().split())) if path.is_file() else []
+        assert reads, f"{stage}: recorded no params.yaml read (is RALIS_PARAMS_TRACE passed on?)"
+        tracked = [p for p in spec.get("params", []) if isinstance(p, str)] + list(RUN_KEYS)  # each run sets these
+        untracked[stage] = [k for k in reads if not covered(k, tracked)]
+    assert not any(untracked.values()), f"keys read but not under the stage's params: in dvc.yaml: {untracked}"
 
 
 def test_every_stage_ran_and_wrote_its_outputs(repo):
@@ -117,6 +140,36 @@ def test_results_tables_figures_and_metrics(repo):
     assert "| claim |" in (res / "claims.md").read_text().lower() or "claim" in (res / "claims.md").read_text()
     values = [v for t in ("table4", "table5") for row in metrics[t].values() for v in row.values()]
     assert values and all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in values)
+
+
+def test_executed_notebooks_hold_no_progress_bars(repo):
+    """Under DVC (RALIS_QUIET=1) a training prints one line per epoch and nothing on stderr (no tqdm bars, no
+    TqdmWarning); no executed notebook carries a progress bar."""
+    notebooks = sorted((repo / "outputs/notebooks").rglob("*.ipynb"))
+    assert len([p for p in notebooks if p.parent.name in ("03_train", "04_ablation")]) == 9 + 5
+    for path in notebooks:
+        outputs = [o for c in json.loads(path.read_text())["cells"] for o in c.get("outputs", [])]
+        stderr = "".join("".join(o["text"]) for o in outputs if o.get("name") == "stderr")
+        assert not re.search(r"\d+%\|", stderr) and "TqdmWarning" not in stderr, f"{path}: {stderr[:500]}"
+        if path.parent.name in ("03_train", "04_ablation"):
+            assert not stderr, f"{path}: {stderr[:500]}"
+            stdout = "".join("".join(o["text"]) for o in outputs if o.get("name") == "stdout")
+            assert "epoch 1: loss" in stdout, path
+
+
+def test_dvc_views_fit_a_terminal_and_render_offline(repo, tmp_path):
+    """`dvc metrics show` is the headline only, at most 160 columns wide; `dvc plots show` draws the training
+    curves of every run on a page that loads nothing from the network."""
+    shown = _run(["dvc", "metrics", "show"], repo)
+    assert "outputs/headline/table4/ralis.json" in shown and "outputs/headline/claims/" in shown
+    assert "outputs/analyses" not in shown and "outputs/results/metrics.json" not in shown
+    assert max(map(len, shown.splitlines())) <= 160, shown
+    runs = set(pd.read_csv(repo / "outputs/results/curves/valid_f1.csv")["run"])
+    assert len(runs) == 9 + 5 and "ralis/uniform/seed0" in runs and "no_contrast/uniform" in runs
+    _run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], repo)
+    page = (tmp_path / "plots" / "index.html").read_text()
+    assert page.count("vegaEmbed('#") == 2 and "Validation macro-F1 of every run" in page
+    assert "cdn.jsdelivr" not in page and not re.search(r"<script[^>]+src=", page)
 
 
 def test_second_repro_is_a_no_op(repo):

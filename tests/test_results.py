@@ -165,7 +165,8 @@ def test_study_presets_restore_every_value_the_cpu_profile_changed():
     """A CPU-profile value of params.yaml that a preset leaves alone would leak into the paper's protocol."""
     repo, paper = load_params(ROOT / "params.yaml"), Params()
     own = {"train.max_epochs", "train.patience", "train.max_steps_per_epoch"}  # the presets' own protocol values
-    changed = {f"{section}.{k}": v for section in ("windowing", "augment", "model", "loss", "train", "analysis")
+    sections = ("windowing", "missing", "augment", "model", "ablation", "loss", "train", "evaluate", "analysis")
+    changed = {f"{section}.{k}": v for section in sections
                for k, v in dataclasses.asdict(getattr(paper, section)).items()
                if getattr(getattr(repo, section), k) != v and f"{section}.{k}" not in own}
     assert changed, "params.yaml is expected to hold a CPU profile"

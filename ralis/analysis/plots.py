@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ralis.io import atomic_path
 
@@ -76,6 +77,7 @@ def convergence_figure(curves: pd.DataFrame, weights: pd.DataFrame, classes: lis
             axes[r, j].grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
     if len(classes):
         axes[0, -1].legend(fontsize=7, title="view weight", loc="best")
     fig.suptitle(title or "Contrastive loss and per-class view weights over epochs (Fig. 6)")

@@ -16,16 +16,15 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pooch
-from tqdm.auto import tqdm
-
 from ralis.data.registry import DatasetSpec
 from ralis.io import atomic_dir, write_text
+from ralis.runtime import progress_bar
 
 __all__ = ["CONNECT_TIMEOUT_S", "archive_path", "extracted_dir", "fetch_dataset", "sha256sum", "check_reachable",
            "check_upfall", "check_cmdfall"]
@@ -118,10 +117,14 @@ def _download(spec: DatasetSpec, archive: Path, timeout_s: float) -> None:
         raise FileNotFoundError(
             f"{spec.key}: {archive} is absent and {spec.url} cannot be reached ({e}). Either download it on a "
             f"machine with internet and place it at {archive}, or {_OFFLINE}.") from None
+    with warnings.catch_warnings():  # pooch imports tqdm.auto, which warns inside Jupyter without ipywidgets
+        warnings.simplefilter("ignore")
+        import pooch
     known = f"sha256:{spec.sha256}" if spec.sha256 else None
+    bar = progress_bar(total=1, desc=f"download {archive.name}", unit="B", unit_scale=True)  # pooch sets total
     try:
-        pooch.retrieve(spec.url, known_hash=known, fname=archive.name, path=archive.parent, progressbar=True,
-                       downloader=pooch.HTTPDownloader(progressbar=True, timeout=60))
+        pooch.retrieve(spec.url, known_hash=known, fname=archive.name, path=archive.parent,
+                       downloader=pooch.HTTPDownloader(progressbar=bar, timeout=60))
     except ValueError as e:  # pooch: hash mismatch (its temp file is already removed)
         archive.unlink(missing_ok=True)
         raise ValueError(f"{spec.key}: download of {spec.url} failed its checksum ({e}); nothing was kept. "
@@ -130,13 +133,15 @@ def _download(spec: DatasetSpec, archive: Path, timeout_s: float) -> None:
         archive.unlink(missing_ok=True)
         raise FileNotFoundError(f"{spec.key}: download of {spec.url} failed ({e}); place the archive at "
                                 f"{archive}, or {_OFFLINE}.") from None
+    finally:
+        bar.close()
 
 
 def _extract(spec: DatasetSpec, archive: Path, dest: Path) -> None:
     """Unzip into a temporary sibling of `dest` that replaces it (a stale extraction without marker) when done."""
     try:
         with atomic_dir(dest) as tmp, zipfile.ZipFile(archive) as zf:
-            for m in tqdm(zf.infolist(), desc=f"extract {archive.name}", unit="file"):
+            for m in progress_bar(zf.infolist(), desc=f"extract {archive.name}", unit="file"):
                 if Path(m.filename).is_absolute() or ".." in Path(m.filename).parts:
                     raise zipfile.BadZipFile(f"unsafe member path {m.filename!r}")
                 zf.extract(m, tmp)

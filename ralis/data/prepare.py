@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ralis.config import Params
 from ralis.data.download import fetch_dataset
@@ -26,6 +25,7 @@ from ralis.data.user import KEY as USER
 from ralis.data.user import load_user_data
 from ralis.data.windowing import WindowParams, WindowSet, WindowStats, concat_windows, split_by_subject, window_session
 from ralis.io import atomic_dir
+from ralis.runtime import progress_bar
 
 __all__ = ["fetch_dataset", "load_sessions", "view_rates", "window_params", "prepare_windows"]
 
@@ -81,7 +81,7 @@ def prepare_windows(params: Params, progress: bool = True) -> dict[str, Any]:
     channels = {v.name: v.channels for v in spec.views}
     sessions = load_sessions(spec, params)
     parts, stats = [], WindowStats()
-    for s in tqdm(sessions, desc=f"windowing {spec.key}", unit="session", disable=not progress):
+    for s in progress_bar(sessions, desc=f"windowing {spec.key}", unit="session", show=progress):
         ws, st = window_session(resample_session(s, channels, rates), wp)
         stats.add(st)
         if len(ws):

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ralis.config import Params
 from ralis.data.arrays import DatasetSplits, assign_splits, check_classes, from_arrays
@@ -25,6 +24,7 @@ from ralis.data.registry import DatasetSpec
 from ralis.data.resample import resample_session
 from ralis.data.store import SPLITS, DatasetInfo, WindowedSplit, require_finite
 from ralis.data.windowing import WindowParams, WindowStats, concat_windows, window_session
+from ralis.runtime import progress_bar
 
 __all__ = ["KEY", "user_spec", "user_rates", "load_user_data"]
 
@@ -65,7 +65,7 @@ def _recordings(m: UserManifest, params: Params, progress: bool) -> tuple[Datase
                       params.windowing.shift_min_step_sec)
     channels, rates = {v.name: v.channels for v in spec.views}, {v.name: v.rate_hz for v in spec.views}
     parts, stats = [], WindowStats()
-    for s in tqdm(sessions, desc="windowing user", unit="session", disable=not progress):
+    for s in progress_bar(sessions, desc="windowing user", unit="session", show=progress):
         ws, st = window_session(resample_session(s, channels, rates), wp)
         stats.add(st)
         if len(ws):

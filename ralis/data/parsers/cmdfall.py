@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ralis.data.parsers.rawfile import names_its_file, read_csv
 from ralis.data.pose import normalise_pose3d
 from ralis.data.session import Session, Stream
+from ralis.runtime import progress_bar
 
 __all__ = ["G", "ACC_SENSORS", "KINECTS", "LABEL_HZ", "read_acc", "read_skeleton", "merge_annotations",
            "load_sessions"]
@@ -104,7 +104,7 @@ def load_sessions(root: str | Path, progress: bool = True) -> list[Session]:
         if m := _FILE.search(p.name):
             files[(int(m.group(1)), int(m.group(2)))][f"{m.group(3)}{int(m.group(4))}"] = p
     sessions = []
-    for (setup, subj), fs in tqdm(sorted(files.items()), desc="cmdfall setups", disable=not progress):
+    for (setup, subj), fs in progress_bar(sorted(files.items()), desc="cmdfall setups", show=progress):
         streams, per_kinect = {}, {}
         for sid, view in ACC_SENSORS.items():
             if f"I{sid}" in fs:

@@ -13,10 +13,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ralis.data.parsers.rawfile import names_its_file
 from ralis.data.session import Session, Stream
+from ralis.runtime import progress_bar
 
 __all__ = ["RAW_HZ", "ACC_COLUMNS", "find_data_dir", "read_segment", "load_sessions"]
 
@@ -52,7 +52,7 @@ def load_sessions(root: str | Path, progress: bool = True) -> list[Session]:
     data = find_data_dir(root)
     files = sorted(data.glob("a*/p*/s*.txt"))
     sessions = []
-    for path in tqdm(files, desc="dailysport files", disable=not progress):
+    for path in progress_bar(files, desc="dailysport files", show=progress):
         m = _NAME.search(path.relative_to(data).as_posix())
         if m is None:
             continue

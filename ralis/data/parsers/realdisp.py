@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ralis.data.parsers.rawfile import names_its_file, read_csv
 from ralis.data.session import Session, Stream
+from ralis.runtime import progress_bar
 
 __all__ = ["SENSORS", "MAX_GAP_MS", "MIN_PIECE_SEC", "read_log", "split_pieces", "load_sessions"]
 
@@ -56,7 +56,7 @@ def load_sessions(root: str | Path, scenarios: tuple[str, ...] = ("ideal",), pro
         raise FileNotFoundError(f"no subject*_{{{','.join(scenarios)}}}.log files under {root}; expected the "
                                 "extracted UCI RealDisp archive (run the data stage: fetch_dataset)")
     sessions = []
-    for path in tqdm(files, desc="realdisp files", disable=not progress):
+    for path in progress_bar(files, desc="realdisp files", show=progress):
         subj = int(_NAME.search(path.name).group(1))
         t, x = read_log(path)
         label = x[:, 119].astype(np.int64)

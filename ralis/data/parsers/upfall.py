@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ralis.data.parsers.rawfile import names_its_file, read_csv
 from ralis.data.pose import read_openpose_zip
 from ralis.data.session import Session, Stream
+from ralis.runtime import progress_bar
 
 __all__ = ["G", "ACC_COLUMNS", "SHORT_ACTIVITIES", "MAX_GAP_MS", "trial_csv", "read_trial_csv", "load_sessions"]
 
@@ -59,7 +59,7 @@ def load_sessions(root: str | Path, progress: bool = True) -> list[Session]:
     trials = sorted((p for p in root.glob("Subject*/Activity*/Trial*") if p.is_dir() and _TRIAL.search(p.as_posix())),
                     key=lambda p: tuple(int(g) for g in _TRIAL.search(p.as_posix()).groups()))
     sessions = []
-    for trial in tqdm(trials, desc="upfall trials", disable=not progress):
+    for trial in progress_bar(trials, desc="upfall trials", show=progress):
         s, a, tr = (int(g) for g in _TRIAL.search(trial.as_posix()).groups())
         csv = trial_csv(trial)
         if not csv.is_file():
