@@ -1,12 +1,14 @@
 """What DVC tracks of the results stage: a few headline metrics and the training curves of every run.
 
-`dvc metrics show` prints one row per metrics file and one column per key, so the headline is many small files
-with the same few keys rather than one file with hundreds: a table that fits a terminal.
+`dvc metrics show` prints one row per metrics file and one column per key, and `dvc exp show` names a column
+`<file>:<key>` when files share a key, so the headline is a few small files with the same few keys rather than one
+file with hundreds: both tables fit a screen.
 
     outputs/headline/<table>/<method>.json   {"f1_1", "f1_half", "f1_all"}: mean test macro-F1 over seeds
                                               (fraction) of each method in Tables 3, 4 and 6 (when trained)
-    outputs/headline/claims/<claim>.json     {"holds": 1 | 0}: each claim that could be measured (margins and
-                                              spreads: outputs/results/claims.json / claims.md)
+    outputs/headline/claims.json             {"holds", "does_not_hold", "not_measured"}: how many claims of
+                                              `ralis.claims` got each verdict (each verdict with its margin and
+                                              spread: outputs/results/claims.json / claims.md)
 
 Everything else (Table 5, accuracies, the analyses' slopes and ratios) stays in `outputs/results/metrics.json`
 and `outputs/analyses/*/metrics.json`, which are plain outputs, not DVC metrics.
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ralis.claims import HOLDS, NOT_MEASURED, Verdict
+from ralis.claims import Verdict, claims_metrics
 from ralis.io import atomic_dir, write_json, write_text
 from ralis.paper_tables import SCENARIOS
 from ralis.pipeline import PipelineConfig, run_dir
@@ -39,7 +41,7 @@ LOSS_TERMS = ("total", "cls", "contrast", "balance")  # train_log.csv columns dr
 
 def headline_metrics(tables: dict[str, pd.DataFrame], methods: list[str], verdicts: list[Verdict]
                      ) -> dict[str, dict]:
-    """{relative path: metrics}: each method's scenario means per method table, and each measured claim."""
+    """{relative path: metrics}: each method's scenario means per method table, and the claims' verdict counts."""
     out: dict[str, dict] = {}
     for table in HEADLINE_TABLES:
         if table not in tables:
@@ -49,16 +51,15 @@ def headline_metrics(tables: dict[str, pd.DataFrame], methods: list[str], verdic
             if (m, SCENARIOS[0]) in comp.index:
                 out[f"{table}/{m}.json"] = {f"f1_{sc}": None if np.isnan(comp[(m, sc)]) else
                                             round(float(comp[(m, sc)]) / 100, 4) for sc in SCENARIOS}
-    for v in verdicts:
-        if v.verdict != NOT_MEASURED:
-            out[f"claims/{v.key}.json"] = {"holds": int(v.verdict == HOLDS)}
+    if verdicts:
+        out["claims.json"] = claims_metrics(verdicts)["counts"]  # holds / does_not_hold / not_measured
     return out
 
 
 def write_headline(folder: str | Path, metrics: dict[str, dict]) -> Path:
     """Write `headline_metrics` as a fresh folder (renamed into place: no file of an earlier run survives)."""
     if not metrics:
-        raise ValueError("no headline metrics to write: no method table and no measured claim")
+        raise ValueError("no headline metrics to write: no method table and no claim")
     with atomic_dir(folder) as tmp:
         for rel, values in metrics.items():
             write_json(tmp / rel, values)

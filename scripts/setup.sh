@@ -17,3 +17,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -c 'import torch; build = "CUDA " + torch.version.cuda if torch.version.cuda else "CPU-only"
 print("setup: torch", torch.__version__, "(" + build, "build), CUDA usable here:", torch.cuda.is_available())'
 fi
+# Kernels started from this environment (papermill, JupyterLab) keep their own log to errors: ipykernel otherwise
+# warns "Kernel is running over TCP without encryption" once per executed notebook (a local kernel, local sockets).
+mkdir -p .venv/etc/ipython
+[ -f .venv/etc/ipython/ipython_kernel_config.json ] \
+  || echo '{"IPKernelApp": {"log_level": "ERROR"}}' > .venv/etc/ipython/ipython_kernel_config.json
