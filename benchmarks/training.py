@@ -132,7 +132,7 @@ def time_to_f1(params: Params, target: float, label: str) -> tuple[float | None,
         if state["hit"] is None and f1 >= target:
             state["hit"] = trained
         state["probe"] += time.perf_counter() - t
-        print(f"   {label} epoch {epoch}: test F1 (all views) {f1:.3f} after {trained:.0f} s", flush=True)
+        print(f"   {label} epoch {epoch}: test F1 (all views) {f1:.4f} after {trained:.0f} s", flush=True)
         if state["hit"] is not None:
             raise _Reached
         return {"test_f1_all": f1}
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     old = time_to_f1(previous_quick(params), a.time_to_f1, "previous")
     for label, (hit, best, total) in (("params.yaml profile", new), ("previous quick settings", old)):
         when = f"{hit:.0f} s" if hit is not None else "not reached"
-        print(f"   {label:24s} {when:>12s}  (best {best:.3f}, whole training {total} s)")
+        print(f"   {label:24s} {when:>12s}  (best {best:.4f}, whole training {total} s)")
     if new[0] is not None and old[0] is not None:
         print(f"   ratio previous / profile: {old[0] / new[0]:.1f}x")
 
