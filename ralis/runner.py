@@ -53,6 +53,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FINGERPRINT = "fingerprint.txt"
 # training time relative to a RALIS run, measured in the default study (ShaSpec encodes every view twice)
 RELATIVE_COST = {"shaspec": 1.7, "flexmoe": 1.1, "fusemoe": 1.1}
+# A kernel that dies before it answers kernel_info has run no cell. Two papermill processes that start kernels at
+# the same moment can be handed the same free TCP port by jupyter_client (jupyter/jupyter_client#154,
+# nteract/papermill#511), and one kernel then dies at start-up. Such a failure is retried; any other is raised.
+KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info", "Kernel didn't respond in")
+KERNEL_START_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,14 @@ def _execute(job: Job, key: str, params_file: Path) -> float:
     cmd = [sys.executable, "-m", "papermill", "--cwd", str(ROOT / "notebooks"), "-k", "python3",
            str(ROOT / "notebooks" / f"{job.notebook}.ipynb"), str(job.executed), *job.papermill_args(params_file)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
+    for attempt in range(1, KERNEL_START_TRIES + 1):
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode == 0:
+            break
+        if attempt < KERNEL_START_TRIES and any(m in proc.stderr for m in KERNEL_START_FAILURES):
+            print(f"{job.label}: its kernel died at start-up before running a cell (most often two kernels "
+                  f"handed the same port); starting it again ({attempt + 1}/{KERNEL_START_TRIES})", flush=True)
+            continue
         raise RuntimeError(f"training {job.label} failed; its executed notebook {job.executed} holds the "
                            f"traceback:\n{proc.stderr[-3000:]}")
     (job.out_dir / FINGERPRINT).write_text(key + "\n")

@@ -92,6 +92,38 @@ def test_a_failed_run_names_its_notebook(tmp_path, monkeypatch):
     assert not (job.out_dir / runner.FINGERPRINT).exists()
 
 
+def test_a_kernel_that_dies_at_start_up_is_started_again_and_other_failures_are_not(tmp_path, monkeypatch, capsys):
+    """Two kernels started at once can be handed the same port (jupyter_client#154): that start-up death is retried,
+    with a printed line; a failure inside the notebook is raised at once; a kernel that never starts is raised."""
+    job = _jobs(tmp_path)[0]
+    job.out_dir.mkdir(parents=True)  # what the notebook makes
+    died = "RuntimeError: Kernel died before replying to kernel_info"
+    calls = []
+
+    def fake_run(outcomes):
+        def run(*a, **k):
+            code, err = outcomes[min(len(calls), len(outcomes) - 1)]
+            calls.append(code)
+            return type("R", (), {"returncode": code, "stderr": err})
+        return run
+
+    monkeypatch.setattr(runner.subprocess, "run", fake_run([(1, died), (0, "")]))
+    runner._execute(job, "k", tmp_path / "params.yaml")
+    assert calls == [1, 0] and (job.out_dir / runner.FINGERPRINT).read_text() == "k\n"
+    assert "died at start-up" in capsys.readouterr().out
+    (job.out_dir / runner.FINGERPRINT).unlink()
+    calls.clear()
+    monkeypatch.setattr(runner.subprocess, "run", fake_run([(1, "ValueError: params.yaml train.lr")]))
+    with pytest.raises(RuntimeError, match="train.lr"):
+        runner._execute(job, "k", tmp_path / "params.yaml")
+    assert calls == [1]
+    calls.clear()
+    monkeypatch.setattr(runner.subprocess, "run", fake_run([(1, died)]))
+    with pytest.raises(RuntimeError, match="kernel_info"):
+        runner._execute(job, "k", tmp_path / "params.yaml")
+    assert len(calls) == runner.KERNEL_START_TRIES and not (job.out_dir / runner.FINGERPRINT).exists()
+
+
 def test_an_interrupted_study_trains_only_what_is_missing_when_rerun(tmp_path, monkeypatch):
     """A `train` stage killed after some runs: the rerun keeps the finished runs and trains the rest."""
     jobs = _jobs(tmp_path)
