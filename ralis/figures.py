@@ -30,14 +30,10 @@ def integer_epochs(*axes) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _data_range(values: np.ndarray, pad: float = 0.0) -> tuple[float, float]:
-    """(low, high) of the finite values, padded by `pad` of their span; (0, 100) when there are none."""
+def _data_range(values: np.ndarray) -> tuple[float, float]:
+    """(low, high) of the finite values; (0, 100) when there are none."""
     v = values[np.isfinite(values)]
-    if not v.size:
-        return 0.0, 100.0
-    lo, hi = float(v.min()), float(v.max())
-    span = max(hi - lo, 1.0)
-    return lo - pad * span, hi + pad * span
+    return (float(v.min()), float(v.max())) if v.size else (0.0, 100.0)
 
 
 def combination_heatmap(comb: pd.DataFrame, title: str = "", view_names: list[str] | None = None) -> Figure:

@@ -38,7 +38,7 @@ from ralis.reads import trace_reads
 __all__ = [
     "PipelineConfig", "ResultsConfig", "ABLATION_VARIANTS", "PROTOCOLS",
     "smoke_params", "smoke_pipeline", "stage_params", "stage_sections", "apply_variant", "sensitivity_point",
-    "sensitivity_grid", "sensitivity_variants", "study_variants", "run_params", "run_dir",
+    "sensitivity_grid", "sensitivity_variants", "study_variants", "study_runs", "run_params", "run_dir",
     "windows_root", "dataset_spec", "receipt_path", "write_receipt", "ensure_windows", "RUN_KEYS",
 ]
 
@@ -197,6 +197,13 @@ def study_variants(params: Params, pipe: PipelineConfig) -> list[str]:
     """Every RALIS variant the study trains: "full" (the reference of Table 5 and Figs. 5-7), the Table 5
     ablations, and the Fig. 5 grid."""
     return list(dict.fromkeys([*pipe.table5_variants, *sensitivity_variants(params)]))
+
+
+def study_runs(pipe: PipelineConfig, variants: list[str]) -> list[tuple[str, str, str, int]]:
+    """Every training of the study as (kind, name, protocol, seed): kind "runs" for the methods x protocols x
+    seeds, then "ablations" for `variants` (the study's: `study_variants`) x ablation protocols at seed 0."""
+    runs = [("runs", m, p, s) for m in pipe.methods for p in pipe.protocols for s in pipe.method_seeds(m)]
+    return runs + [("ablations", v, p, 0) for v in variants for p in pipe.ablation_protocols]
 
 
 def apply_variant(params: Params, variant: str) -> Params:

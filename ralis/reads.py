@@ -45,7 +45,7 @@ def _traced_class(cls: type, section: str) -> type:
     def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)
         if name in names and sys._getframe(1).f_code.co_filename not in _COPYING:
-            if not (not section and dataclasses.is_dataclass(value)):
+            if section or not dataclasses.is_dataclass(value):  # a section object itself records inside
                 _record(f"{section}.{name}" if section else name)
         return value
 
@@ -86,9 +86,8 @@ def trace_reads(config: T, section: str = "") -> T:
         return config
     if section:
         return _retype(config, section)
-    sections = {f.name: (_retype(getattr(config, f.name), f.name)
-                         if dataclasses.is_dataclass(getattr(config, f.name)) else getattr(config, f.name))
-                for f in dataclasses.fields(config)}
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    sections = {k: _retype(v, k) if dataclasses.is_dataclass(v) else v for k, v in values.items()}
     return _instance(_traced_class(type(config), ""), sections)
 
 

@@ -42,6 +42,7 @@ from ralis.pipeline import (
     run_params,
     stage_params,
     stage_sections,
+    study_runs,
     study_variants,
 )
 from ralis.runtime import QUIET_ENV
@@ -89,19 +90,12 @@ def study_jobs(params: Params, pipe: PipelineConfig, outputs: Path) -> list[Job]
     check_settings(params)  # a typo in `baselines` or `model.encoder` stops the study before its first training
     encoder_entry(params.model)
     jobs = []
-    for method in pipe.methods:
-        for protocol in pipe.protocols:
-            for seed in pipe.method_seeds(method):
-                out = run_dir(outputs / "runs", method, protocol, seed)
-                jobs.append(Job("03_train", method, protocol, seed, out,
-                                outputs / "notebooks" / "03_train" / f"{method}-{protocol}-seed{seed}.ipynb",
-                                run_params(params, method, protocol, seed)))
-    for variant in study_variants(params, pipe):
-        for protocol in pipe.ablation_protocols:
-            out = run_dir(outputs / "ablations", variant, protocol, 0)
-            jobs.append(Job("04_ablation", variant, protocol, 0, out,
-                            outputs / "notebooks" / "04_ablation" / f"{variant}-{protocol}-seed0.ipynb",
-                            run_params(params, "ralis", protocol, 0, variant)))
+    for kind, name, protocol, seed in study_runs(pipe, study_variants(params, pipe)):
+        notebook = "03_train" if kind == "runs" else "04_ablation"
+        method, variant = (name, "") if kind == "runs" else ("ralis", name)
+        jobs.append(Job(notebook, name, protocol, seed, run_dir(outputs / kind, name, protocol, seed),
+                        outputs / "notebooks" / notebook / f"{name}-{protocol}-seed{seed}.ipynb",
+                        run_params(params, method, protocol, seed, variant)))
     return jobs
 
 

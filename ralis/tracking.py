@@ -31,7 +31,7 @@ import pandas as pd
 from ralis.claims import Verdict, claims_metrics
 from ralis.io import atomic_dir, write_json, write_text
 from ralis.paper_tables import SCENARIOS
-from ralis.pipeline import PipelineConfig, run_dir
+from ralis.pipeline import PipelineConfig, run_dir, study_runs
 
 __all__ = ["HEADLINE_TABLES", "LOSS_TERMS", "headline_metrics", "write_headline", "training_curves", "write_curves"]
 
@@ -66,20 +66,14 @@ def write_headline(folder: str | Path, metrics: dict[str, dict]) -> Path:
     return Path(folder)
 
 
-def _run_logs(outputs_dir: Path, pipe: PipelineConfig, variants: list[str]) -> list[tuple[str, Path]]:
-    """(run label, train_log.csv) of every run of the study: methods x protocols x seeds, then the variants."""
-    logs = [(f"{m}/{p}/seed{s}", run_dir(outputs_dir / "runs", m, p, s) / "train_log.csv")
-            for m in pipe.methods for p in pipe.protocols for s in pipe.method_seeds(m)]
-    logs += [(f"{v}/{p}", run_dir(outputs_dir / "ablations", v, p, 0) / "train_log.csv")
-             for v in variants for p in pipe.ablation_protocols]
-    return logs
-
-
 def training_curves(outputs_dir: str | Path, pipe: PipelineConfig, variants: list[str]
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validation F1 [epoch, run, valid_f1] and losses [epoch, run, term, value] of every run, long form."""
+    """Validation F1 [epoch, run, valid_f1] and losses [epoch, run, term, value] of every run of the study
+    (`ralis.pipeline.study_runs`), long form; a run is labelled method/protocol/seed<k> or variant/protocol."""
     f1, losses = [], []
-    for label, path in _run_logs(Path(outputs_dir), pipe, variants):
+    for kind, name, protocol, seed in study_runs(pipe, variants):
+        label = f"{name}/{protocol}/seed{seed}" if kind == "runs" else f"{name}/{protocol}"
+        path = run_dir(Path(outputs_dir) / kind, name, protocol, seed) / "train_log.csv"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing; run the `train` stage first (`dvc repro train`)")
         log = pd.read_csv(path)

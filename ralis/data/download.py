@@ -22,6 +22,8 @@ import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
+from tqdm import TqdmWarning
+
 from ralis.data.registry import DatasetSpec
 from ralis.io import atomic_dir, write_text
 from ralis.runtime import progress_bar
@@ -118,7 +120,7 @@ def _download(spec: DatasetSpec, archive: Path, timeout_s: float) -> None:
             f"{spec.key}: {archive} is absent and {spec.url} cannot be reached ({e}). Either download it on a "
             f"machine with internet and place it at {archive}, or {_OFFLINE}.") from None
     with warnings.catch_warnings():  # pooch imports tqdm.auto, which warns inside Jupyter without ipywidgets
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", TqdmWarning)
         import pooch
     known = f"sha256:{spec.sha256}" if spec.sha256 else None
     bar = progress_bar(total=1, desc=f"download {archive.name}", unit="B", unit_scale=True)  # pooch sets total
