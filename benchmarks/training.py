@@ -120,7 +120,7 @@ class Reach(NamedTuple):
     epoch: int | None  # first epoch at which the mean over seeds of the all-view test F1 is >= the target
     seconds: float | None  # mean over seeds of the training seconds up to that epoch
     best_mean: float  # the highest seed-mean test F1 of any epoch
-    curves: dict[int, list[tuple[float, float]]]  # seed -> [(seconds trained, test F1)] per epoch
+    epochs: int  # epochs probed on every seed
 
 
 def _seed_curve(params: Params, splits, info, label: str, stop) -> list[tuple[float, float]]:
@@ -175,7 +175,7 @@ def time_to_f1(params: Params, target: float, label: str, seeds: list[int], max_
     means = [statistics.fmean(curves[s][e][1] for s in seeds) for e in range(n)]
     hit = next((e for e, f in enumerate(means) if f >= target), None)
     seconds = None if hit is None else statistics.fmean(curves[s][hit][0] for s in seeds)
-    return Reach(None if hit is None else hit + 1, seconds, max(means), curves)
+    return Reach(None if hit is None else hit + 1, seconds, max(means), n)
 
 
 def previous_quick(params: Params) -> Params:
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     old = time_to_f1(previous_quick(params), a.time_to_f1, "previous", a.seeds, a.previous_epochs)
     for label, r in (("params.yaml profile", new), ("previous quick settings", old)):
         when = (f"epoch {r.epoch}, {r.seconds:.0f} s" if r.epoch is not None
-                else f"not reached in {min(len(c) for c in r.curves.values())} epochs")
+                else f"not reached in {r.epochs} epochs")
         print(f"   {label:24s} {when:>22s}  (best seed-mean F1 {r.best_mean:.4f})")
     if new.seconds is not None and old.seconds is not None:
         print(f"   ratio previous / profile: {old.seconds / new.seconds:.1f}x")
