@@ -97,3 +97,18 @@ def test_env_pin_check_catches_drift():
     assert _env_pins(["python=3.11", "pip", {"pip": ["-r requirements.txt", "-e ."]}]) == {}
     drifted = _env_pins(["numpy=0.0.1"])
     assert drifted["numpy"] != lock["numpy"]
+
+
+def test_ruff_lints_every_python_file_of_the_project():
+    """scripts/test.sh runs `ruff check .`; an exclude pattern like "data" would also drop ralis/data/ silently."""
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    shown = subprocess.run([ruff, "check", "--show-files", "."], cwd=ROOT, capture_output=True, text=True, check=True)
+    linted = {Path(line).resolve() for line in shown.stdout.splitlines() if line.strip()}
+    ours = {p.resolve() for d in ("ralis", "tests", "benchmarks", "scripts", "notebooks")
+            for p in (ROOT / d).rglob("*") if p.suffix in (".py", ".ipynb") and ".ipynb_checkpoints" not in p.parts}
+    assert not sorted(ours - linted), f"ruff skips {sorted(str(p.relative_to(ROOT)) for p in ours - linted)[:10]}; " \
+        "anchor the pyproject.toml [tool.ruff] extend-exclude patterns (./data, not data)"

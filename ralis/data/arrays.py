@@ -23,7 +23,8 @@ from ralis.contract import ViewSpec
 from ralis.data.registry import MODALITY_ALIASES
 from ralis.data.store import SPLITS, DatasetInfo, WindowedSplit, require_finite
 
-__all__ = ["SplitRule", "DatasetSplits", "subject_key", "assign_splits", "check_classes", "encode_labels", "from_arrays"]
+__all__ = ["SplitRule", "DatasetSplits", "subject_key", "assign_splits", "check_classes", "encode_labels",
+           "from_arrays"]
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ def from_arrays(views: Mapping[str, np.ndarray], labels: np.ndarray, subjects: n
     views: {view name: [N, T, C] array}; NaN anywhere in a window's view marks that view missing there.
     labels: [N] class indices (with `class_names`) or strings. subjects: [N] ids, or None (stratified split).
     modalities: {view: accelerometer | gyroscope | magnetometer | pose3d | pose2d | other} (or acc, gyro, mag);
-    views not named are `other` (scaling and time warping only). rate_hz: per view or one number (recorded in the checkpoint; None = unknown, stored as 0).
+    views not named are `other` (scaling and time warping only).
+    rate_hz: per view or one number (recorded in the checkpoint; None = unknown, stored as 0).
     split / fold: the split rule (module docstring).
     """
     from ralis.data.augment import check_modalities

@@ -20,12 +20,12 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from ralis.config import AugmentConfig
-from ralis.data.body import rotation_matrix
 from ralis.contract import ViewSpec
+from ralis.data.body import rotation_matrix
 from ralis.runtime import derive_seed
 
-__all__ = ["MODALITIES", "TRIPLET_MODALITIES", "check_modalities", "geometry_of", "rotation_deg", "scale", "time_warp", "rotation_matrix",
-           "rotate_triplets", "rotate_z", "flip_x", "Augmenter"]
+__all__ = ["MODALITIES", "TRIPLET_MODALITIES", "check_modalities", "geometry_of", "rotation_deg", "scale", "time_warp",
+           "rotation_matrix", "rotate_triplets", "rotate_z", "flip_x", "Augmenter"]
 
 TRIPLET_MODALITIES = ("acc", "gyro", "mag")  # 3-axis inertial sensors: rotate each xyz triplet
 MODALITIES = TRIPLET_MODALITIES + ("pose3d", "pose2d", "other")

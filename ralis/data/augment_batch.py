@@ -21,9 +21,8 @@ import torch
 from scipy.interpolate import CubicSpline
 
 from ralis.config import AugmentConfig
-from ralis.contract import MultiviewBatch
+from ralis.contract import MultiviewBatch, ViewSpec
 from ralis.data.augment import check_modalities, geometry_of, rotation_deg
-from ralis.contract import ViewSpec
 from ralis.runtime import derive_seed
 
 __all__ = ["BatchAugmenter", "warp_basis", "warp_batch", "rotation_batch", "rotate_triplets_batch"]
@@ -63,7 +62,9 @@ def warp_batch(x: torch.Tensor, knot_values: torch.Tensor) -> torch.Tensor:
 
 
 def rotation_batch(axes: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-    """Rodrigues' formula per row, as `augment.rotation_matrix`: axes [N, 3] (normalised here), angles [N] -> [N, 3, 3]."""
+    """Rodrigues' formula per row, as `augment.rotation_matrix`.
+
+    axes [N, 3] (normalised here), angles [N] -> [N, 3, 3]."""
     u = axes / axes.norm(dim=1, keepdim=True)
     zero = torch.zeros_like(u[:, 0])
     k = torch.stack([torch.stack([zero, -u[:, 2], u[:, 1]], 1), torch.stack([u[:, 2], zero, -u[:, 0]], 1),

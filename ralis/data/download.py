@@ -5,8 +5,8 @@
     checked against the registry SHA-256 (DailySport) or, for RealDisp whose hash is not published, against
     the hash recorded beside it (`<archive>.sha256`) after its first successful extraction, plus the known
     size. It is then extracted atomically into `{raw_dir}/{key}/extracted` (temp folder + rename). A bad
-    archive is deleted and leaves no partial extraction and no recorded hash. Offline, the call fails within seconds with the URL, the expected
-    path and the offline alternatives.
+    archive is deleted and leaves no partial extraction and no recorded hash. Offline, the call fails within
+    seconds with the URL, the expected path and the offline alternatives.
   * upfall (user-placed) and cmdfall (gated): the folder layout is checked and what is missing is named.
   * synthetic: nothing to fetch (generated in the windowing stage).
 """

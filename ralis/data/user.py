@@ -11,15 +11,14 @@ training, evaluation, notebooks and DVC stages are unchanged.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ralis.config import Params
+from ralis.contract import ViewSpec
 from ralis.data.arrays import DatasetSplits, assign_splits, check_classes, from_arrays
 from ralis.data.manifest import MANIFEST_NAME, UserManifest, load_user_manifest
-from ralis.contract import ViewSpec
 from ralis.data.registry import DatasetSpec
 from ralis.data.resample import resample_session
 from ralis.data.store import SPLITS, DatasetInfo, WindowedSplit, require_finite

@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ralis.data.parsers.rawfile import names_its_file, read_csv
 from ralis.data.session import Session, Stream
