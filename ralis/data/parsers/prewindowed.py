@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ralis.data.manifest import NPZ_RESERVED, UserManifest
+from ralis.data.manifest import UserManifest
+from ralis.data.manifest_sections import NPZ_RESERVED
 from ralis.data.parsers.rawfile import names_its_file
 
 __all__ = ["ArrayData", "read_ts", "read_npz", "load_prewindowed"]

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ralis.data.manifest import RecordingsEntry, UserManifest, matching_files
+from ralis.data.manifest import UserManifest
+from ralis.data.manifest_sections import RecordingsEntry, matching_files
 from ralis.data.parsers.rawfile import names_its_file, read_csv
 from ralis.data.session import Session, Stream
 
