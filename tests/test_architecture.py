@@ -113,3 +113,12 @@ def test_the_cycle_finder_can_fail():
 def test_no_import_runs_back_up_a_layer(module):
     up = sorted(t for t in GRAPH[module] if t not in EXEMPT and _layer(t) > _layer(module))
     assert not up, f"{module} (layer {_layer(module)}) imports the higher layer(s) {up}"
+
+
+MAX_LINES = 320  # "modules of about 50-300 lines, split by paper concept"; small ones (MagNorm) may stay small
+
+
+def test_modules_stay_small():
+    sizes = {name: len(path.read_text().splitlines()) for name, path in MODULES.items()}
+    big = {name: n for name, n in sizes.items() if n > MAX_LINES}
+    assert not big, f"modules over {MAX_LINES} lines: {big}; split them by concept"
