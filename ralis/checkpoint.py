@@ -97,8 +97,9 @@ def _channel_stats(x: np.ndarray, rows: np.ndarray) -> tuple[list[float], list[f
 
 def input_record(split: WindowedSplit, views: Sequence[ViewSpec]) -> dict[str, dict]:
     """What a method trained on `split` expects as input, per view: modality, channels, channel_names, T (window
-    length in samples), rate_hz, window_sec = T / rate_hz, units, and the per-channel mean / std over the windows
-    where the view is present. Plain Python values only (the checkpoint loads with `weights_only=True`)."""
+    length in samples), rate_hz (0: not declared), window_sec = T / rate_hz (None without a rate), units, and the
+    per-channel mean / std over the windows where the view is present. Plain Python values only (the checkpoint
+    loads with `weights_only=True`)."""
     names = [v.name for v in views]
     if list(split.view_names) != names:
         raise ValueError(f"split views {list(split.view_names)} differ from the method's {names}")
@@ -111,7 +112,8 @@ def input_record(split: WindowedSplit, views: Sequence[ViewSpec]) -> dict[str, d
         mean, std = _channel_stats(x, split.present[:, j])
         record[spec.name] = {"modality": spec.modality, "channels": int(spec.channels),
                              "channel_names": list(spec.channel_names), "T": int(x.shape[1]),
-                             "rate_hz": float(spec.rate_hz), "window_sec": float(x.shape[1] / spec.rate_hz),
+                             "rate_hz": float(spec.rate_hz),
+                             "window_sec": float(x.shape[1] / spec.rate_hz) if spec.rate_hz > 0 else None,
                              "units": spec.units, "mean": mean, "std": std}
     return record
 

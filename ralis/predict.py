@@ -71,7 +71,7 @@ def _check_shape(name: str, x: np.ndarray, spec: dict, torch_input: bool) -> Non
     """Raise ValueError naming the view and the fix unless x is [N, T, C] as recorded in `spec`."""
     t, c = spec["T"], spec["channels"]
     flip = "x.permute(0, 2, 1)" if torch_input else "x.transpose(0, 2, 1)"
-    expect = f"[N, T={t}, C={c}] ({t} samples = {spec['window_sec']:g} s at {spec['rate_hz']:g} Hz, {c} channels)"
+    expect = f"[N, T={t}, C={c}] ({_duration(spec)}, {c} channels)"
     if x.ndim != 3:
         raise ValueError(f"view '{name}' must have 3 dimensions {expect}, got shape {tuple(x.shape)}; add a window "
                          f"axis for a single window (x[None]), and transpose channels-first data [N, C, T] with "
@@ -84,9 +84,18 @@ def _check_shape(name: str, x: np.ndarray, spec: dict, torch_input: bool) -> Non
         raise ValueError(f"view '{name}' has {x.shape[2]} channels, the model was trained on {c}{names}; give "
                          f"[N, T={t}, C={c}] with the channels in that order")
     if x.shape[1] != t:
-        raise ValueError(f"view '{name}' has windows of {x.shape[1]} samples, the model was trained on {t} samples "
-                         f"= {spec['window_sec']:g} s at {spec['rate_hz']:g} Hz; resample to {spec['rate_hz']:g} Hz "
-                         f"and re-window to {spec['window_sec']:g}-s windows")
+        fix = (f"resample to {spec['rate_hz']:g} Hz and re-window to {spec['window_sec']:g}-s windows"
+               if spec["window_sec"] else f"re-window to {t} samples at the training data's rate")
+        raise ValueError(f"view '{name}' has windows of {x.shape[1]} samples, the model was trained on "
+                         f"{_duration(spec)}; {fix}")
+
+
+def _duration(spec: dict) -> str:
+    """"200 samples = 4 s at 50 Hz", or "200 samples (rate not declared)" for data given without rate_hz."""
+    t = spec["T"]
+    if not spec["window_sec"]:
+        return f"{t} samples (rate not declared)"
+    return f"{t} samples = {spec['window_sec']:g} s at {spec['rate_hz']:g} Hz"
 
 
 def _check_scale(name: str, x: np.ndarray, present: np.ndarray, spec: dict) -> None:

@@ -97,6 +97,68 @@ def test_assign_splits_needs_both_lists():
         assign_splits(np.zeros(4, int), np.array(["a", "a", "b", "b"]), None, SplitRule(train=("a",)), "here")
 
 
+def test_subject_ids_compare_as_numbers_before_the_overlap_check():
+    """"03" and 3 are one subject: listing it in two splits is refused, not split across them (a leak)."""
+    labels, subjects = np.zeros(6, int), np.array(["1", "1", "2", "2", "3", "3"])
+    with pytest.raises(ValueError, match=r"subject\(s\) \['3'\] are in both split\.train and split\.test"):
+        assign_splits(labels, subjects, None, SplitRule(train=("1", "3"), test=("03",)), "here")
+    with pytest.raises(ValueError, match=r"split\.train lists subject\(s\) \['1'\] more than once"):
+        assign_splits(labels, subjects, None, SplitRule(train=("1", "01"), test=("2",)), "here")
+    from ralis.data.arrays import subject_key
+
+    assert subject_key("12345678901234567") == "12345678901234567"  # exact: no round trip through float
+    assert subject_key("12345678901234568") != subject_key("12345678901234567")
+    assert subject_key(" 007 ") == "7" and subject_key(3.0) == "3" and subject_key("p03") == "p03"
+
+
+def test_split_lists_without_subject_ids_are_refused():
+    views, labels, _ = _arrays()
+    with pytest.raises(ValueError, match=r"split\.train/test list subjects, but the data have no subject ids"):
+        from_arrays(views, labels, split=SplitRule(train=("1",), test=("2",)))
+
+
+def test_valid_subjects_are_carved_from_the_train_file():
+    views, labels, _ = _arrays()
+    subjects = np.array([f"{i % 6}" for i in range(120)])
+    fold = np.where(np.isin(subjects, ["4", "5"]), "test", "train")
+    data = from_arrays(views, labels, subjects, fold=fold, split=SplitRule(valid=("02",)))
+    assert set(data.valid.subjects.tolist()) == {2} and set(data.train.subjects.tolist()) == {0, 1, 3}
+    assert set(data.test.subjects.tolist()) == {4, 5}
+    with pytest.raises(ValueError, match=r"split\.valid names subject\(s\) \['4'\] that have no window in the "
+                                         r"TRAIN file"):
+        from_arrays(views, labels, subjects, fold=fold, split=SplitRule(valid=("4",)))
+    with pytest.raises(ValueError, match="the TRAIN/TEST files already define the test set"):
+        from_arrays(views, labels, subjects, fold=fold, split=SplitRule(train=("0",), test=("4",)))
+
+
+def test_a_rotated_view_needs_whole_triplets():
+    from ralis.config import AugmentConfig
+    from ralis.data.augment import check_modalities
+
+    views, labels, _ = _arrays()
+    one = {**views, "wrist": views["wrist"][:, :, :1]}  # an acceleration norm: one channel
+    data = from_arrays(one, labels, modalities={"wrist": "acc", "ankle": "gyro", "pose": "pose3d"}, rate_hz=50)
+    with pytest.raises(ValueError, match=r"view 'wrist' \(acc\) has 1 channel\(s\), but its augmentation needs "
+                                         r"xyz triplets.*modality as other, or list it in params\.yaml "
+                                         r"augment\.unrotated_views"):
+        check_modalities(data.info.views, AugmentConfig())
+    check_modalities(data.info.views, AugmentConfig(unrotated_views=("wrist",)))  # the documented way out
+
+
+def test_data_without_a_rate_is_recorded_in_samples():
+    """rate_hz is optional for arrays: the checkpoint records the window in samples only (it divided by 0)."""
+    from ralis.checkpoint import input_record
+    from ralis.predict import _check_shape
+
+    views, labels, _ = _arrays()
+    data = from_arrays(views, labels, modalities={"wrist": "acc", "ankle": "gyro", "pose": "pose3d"})
+    record = input_record(data.train, data.info.views)
+    assert record["wrist"]["rate_hz"] == 0.0 and record["wrist"]["window_sec"] is None
+    t = record["wrist"]["T"]
+    with pytest.raises(ValueError, match=rf"trained on {t} samples \(rate not declared\); re-window to {t} samples"):
+        _check_shape("wrist", np.zeros((2, t + 1, 3), np.float32), record["wrist"], False)
+
+
 def test_run_experiment_on_arrays_reports_accuracy_and_a_confusion_matrix(tmp_path):
     views, labels, _ = _arrays(96)
     data = from_arrays(views, labels, modalities={"wrist": "acc", "ankle": "acc", "pose": "pose3d"}, rate_hz=50)

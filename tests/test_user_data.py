@@ -106,7 +106,7 @@ def test_manifest_recordings_fields(tmp_path):
     assert m.root == tmp_path.resolve() and m.name == "watch study" and m.format == "recordings"
     assert m.views == (ViewEntry("watch_acc", "acc", tuple(ACC), None, "m/s^2", 20.0),
                        ViewEntry("watch_gyro", "gyro", tuple(GYRO), None, "rad/s", None))
-    assert m.classes is None and m.window_sec == 4.0 and m.step_sec == 2.0  # step defaults to window / 2
+    assert m.classes is None and m.window_sec == 4.0 and m.step_sec is None  # windowed at half the window
     assert m.split == SplitRule(train=("1", "2"), valid=None, test=("10",))
     assert m.recordings == RecordingsEntry(path=(tmp_path / "rec").resolve(), pattern="subject*", time_column="t",
                                            label_column="activity", null_label="none",
@@ -301,6 +301,10 @@ RECORDING_ERRORS = [
      r"subject01\.csv: label 'sit' at data row 6 \(line 7\) is not in the manifest's classes \['walk', 'run'\]"),
     (lambda df: df.drop(columns=["t"]), {}, r"subject02\.csv: has no time column 't'"),
     (lambda df: df.drop(columns=ACC + GYRO), {}, r"subject02\.csv: holds the columns of no view"),
+    (lambda df: df.assign(t=df["t"] * 1000), {}, r"subject02\.csv: time column 't' read in s gives 0\.01 Hz, outside "
+     r"0\.5-5000 Hz; if the times are in ms, set recordings\.time_unit: ms"),  # epoch-ms stamps, default unit
+    (lambda df: df, {"recordings": with_recordings(time_unit="ms")},
+     r"subject01\.csv: time column 't' read in ms gives 1e\+04 Hz, .* set recordings\.time_unit: s"),
 ]
 
 
@@ -343,6 +347,39 @@ def test_recordings_parquet_timestamp_column(tmp_path):
     sessions, _, _ = load_recordings(load_user_manifest(recordings_dir(tmp_path, {"subject1.parquet": df})))
     t0 = pd.Timestamp("2024-01-01", tz="UTC").value / 1e6
     np.testing.assert_allclose(sessions[0].label_t_ms - t0, 5000.0 + np.arange(6) * 100.0)
+
+
+def test_manifest_refuses_numbers_that_yaml_reads_as_octal(tmp_path):
+    root = recordings_dir(tmp_path)
+    text = (root / MANIFEST_NAME).read_text()
+    assert "  - 10\n" in text
+    (root / MANIFEST_NAME).write_text(text.replace("  - 10\n", "  - 010\n"))  # YAML 1.1: octal 8
+    with pytest.raises(ValueError, match=r"010 has a leading zero, which YAML reads as the octal number 8; write it "
+                                         r"in quotes \('010'\)"):
+        load_user_manifest(root)
+    (root / MANIFEST_NAME).write_text(text.replace("  - 10\n", "  - '010'\n"))
+    assert load_user_manifest(root).split.test == ("10",)
+
+
+def test_recordings_step_defaults_to_half_the_window_in_use(tmp_path):
+    """With params windowing.window_sec overriding the manifest's window, the default step follows it."""
+    import dataclasses
+
+    from ralis.config import load_params
+    from ralis.data.user import load_user_data
+    from tests.user_fixtures import readme_block, write_recordings
+
+    manifest = yaml.safe_load(readme_block("yaml", 0))
+    manifest.pop("step_sec")
+    root = write_recordings(tmp_path / "user", subjects=(1, 2, 3, 4), manifest=yaml.safe_dump(manifest))
+    manifest["split"] = {"train": [1, 2, 3], "test": [4]}
+    (root / MANIFEST_NAME).write_text(yaml.safe_dump(manifest))
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    for window, step in ((None, 2.0), (8.0, 4.0)):
+        p = dataclasses.replace(params, data=dataclasses.replace(params.data, dataset="user", user_dir=str(root)),
+                                windowing=dataclasses.replace(params.windowing, window_sec=window))
+        _, extra = load_user_data(p, progress=False)
+        assert (extra["window_sec"], extra["step_sec"]) == (window or 4.0, step)
 
 
 # ---------------------------------------------------------------- .ts

@@ -2,17 +2,20 @@
 user datasets share (`.ts` / `.npz` windows and windowed CSV / Parquet recordings, ralis.data.user).
 
 Which windows go where (`SplitRule`, first rule that applies):
-  1. files: a TRAIN/TEST pair (`fold`) gives the test split; valid is carved from TRAIN (step 4);
+  1. files: a TRAIN/TEST pair (`fold`) gives the test split; valid is carved from TRAIN (the `valid`
+     subjects when listed, else step 4);
   2. subject lists: `train` / `test` (and optionally `valid`) name subjects; subjects in no list are dropped;
   3. no subjects: a seeded split stratified by class, `test_fraction` of each class to test;
   4. valid, when not given: with subjects, round(valid_fraction x train subjects) (at least 1) held-out training
      subjects, so that overlapping windows of one recording never straddle train and valid; without subjects,
      `valid_fraction` of each class, stratified and seeded. A class with one training window stays in train.
-Then every class must have training windows, and no label may occur only in valid / test (`check_classes`).
+Subject lists need subject ids and may not overlap (`SplitRule.check`). Then every class must have training
+windows, and no label may occur only in valid / test (`check_classes`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -41,10 +44,26 @@ class SplitRule:
             if getattr(self, k) is not None:
                 object.__setattr__(self, k, tuple(subject_key(s) for s in getattr(self, k)))
 
+    def check(self, where: str) -> None:
+        """Each subject listed once and in one split only, compared as `subject_key`s ("03" is subject 3)."""
+        lists = {k: getattr(self, k) or () for k in SPLITS}
+        for k, ids in lists.items():
+            if twice := sorted({i for i in ids if ids.count(i) > 1}):
+                raise ValueError(f"{where}: split.{k} lists subject(s) {twice} more than once (ids compare as "
+                                 "numbers: 3 and 03 are one subject); list each once")
+        for i, a in enumerate(SPLITS):
+            for b in SPLITS[i + 1:]:
+                if both := sorted(set(lists[a]) & set(lists[b])):
+                    raise ValueError(f"{where}: subject(s) {both} are in both split.{a} and split.{b} (ids compare "
+                                     "as numbers: 3 and 03 are one subject); a subject belongs to one split only")
+
 
 def subject_key(subject: object) -> str:
-    """How subject ids compare: as text, integers without leading zeros ("03" -> "3", 3.0 -> "3")."""
+    """How subject ids compare: as text, integers without leading zeros ("03" -> "3", 3.0 -> "3"); integers
+    of any length stay exact (no round trip through float)."""
     text = str(subject).strip()
+    if re.fullmatch(r"[+-]?\d+", text):
+        return str(int(text))
     try:
         number = float(text)
     except ValueError:
@@ -78,21 +97,36 @@ def assign_splits(labels: np.ndarray, subjects: np.ndarray | None, fold: np.ndar
                   where: str) -> dict[str, np.ndarray]:
     """Row indices of train / valid / test by the module's rule. `subjects` and `fold` are str [N] or None."""
     n = len(labels)
+    rule.check(where)
+    lists = {k: getattr(rule, k) for k in SPLITS}
+    given = [k for k in SPLITS if lists[k] is not None]
+    if subjects is None and given:
+        raise ValueError(f"{where}: split.{'/'.join(given)} list subjects, but the data have no subject ids; give "
+                         "them (an npz `subjects` array, a recordings subject_column / subject_pattern, "
+                         "from_arrays(subjects=...)) or remove the lists (the split is then drawn by the fractions)")
+    if fold is not None and (lists["train"] is not None or lists["test"] is not None):
+        raise ValueError(f"{where}: split.train / split.test are given, but the TRAIN/TEST files already define "
+                         "the test set; remove them (split.valid may stay)")
     if subjects is not None:
         subjects = np.array([subject_key(s) for s in subjects])
+        known = set(subjects.tolist())
+        for k in given:
+            if absent := sorted(set(lists[k]) - known):
+                raise ValueError(f"{where}: split.{k} names subject(s) {absent} that have no window; subjects are "
+                                 f"{sorted(known)}")
     rng = np.random.default_rng(rule.seed)
     rows = np.arange(n)
-    lists = {k: getattr(rule, k) for k in SPLITS}
     if fold is not None:
         out = {"train": rows[fold == "train"], "test": rows[fold == "test"]}
+        if lists["valid"] is not None:  # valid subjects are taken out of TRAIN
+            in_valid = np.isin(subjects[out["train"]], list(lists["valid"]))
+            if absent := sorted(set(lists["valid"]) - set(subjects[out["train"]].tolist())):
+                raise ValueError(f"{where}: split.valid names subject(s) {absent} that have no window in the TRAIN "
+                                 "file; valid subjects are carved from TRAIN")
+            out = {"train": out["train"][~in_valid], "valid": out["train"][in_valid], "test": out["test"]}
     elif subjects is not None and (lists["train"] is not None or lists["test"] is not None):
         if lists["train"] is None or lists["test"] is None:
             raise ValueError(f"{where}: split lists need both `train` and `test` subjects (valid is optional)")
-        known = set(subjects.tolist())
-        for k, names in lists.items():
-            if absent := sorted(set(names or ()) - known):
-                raise ValueError(f"{where}: split.{k} names subject(s) {absent} that have no window; subjects are "
-                                 f"{sorted(known)}")
         out = {k: rows[np.isin(subjects, list(names))] for k, names in lists.items() if names is not None}
     elif subjects is not None:
         raise ValueError(f"{where}: the data have subjects but no split lists; give split.train and split.test "

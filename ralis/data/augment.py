@@ -32,14 +32,24 @@ MODALITIES = TRIPLET_MODALITIES + ("pose3d", "pose2d", "other")
 
 
 def check_modalities(view_specs: Sequence[ViewSpec], cfg: AugmentConfig | None = None) -> None:
-    """Every view's modality must have augmentation rules (MODALITIES); `augment.unrotated_views` must name views."""
+    """Every view's modality must have augmentation rules (MODALITIES). With `cfg`: `augment.unrotated_views` must
+    name views, and a rotated or flipped view must have whole triplets (acc, gyro, mag, pose3d) or (x, y) pairs."""
     for v in view_specs:
         if v.modality not in MODALITIES:
             raise ValueError(f"view '{v.name}': no augmentation defined for modality {v.modality!r}; "
                              f"use one of {list(MODALITIES)}")
     names = [v.name for v in view_specs]
-    if cfg is not None and (unknown := [n for n in cfg.unrotated_views if n not in names]):
+    if cfg is None:
+        return
+    if unknown := [n for n in cfg.unrotated_views if n not in names]:
         raise ValueError(f"params.yaml augment.unrotated_views names unknown view(s) {unknown}; views are {names}")
+    for v in view_specs:  # the geometric augmentation needs whole xyz triplets / (x, y) joints
+        group = {"triplets": 3, "z": 3, "flip": 2}.get(geometry_of(v, cfg))
+        if group and v.channels % group:
+            what = "(x, y) per joint" if group == 2 else "xyz triplets"
+            raise ValueError(f"view '{v.name}' ({v.modality}) has {v.channels} channel(s), but its augmentation "
+                             f"needs {what}, a multiple of {group}; declare the view's modality as other, or list "
+                             "it in params.yaml augment.unrotated_views")
 
 
 def rotation_deg(modality: str, cfg: AugmentConfig) -> float:

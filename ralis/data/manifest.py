@@ -54,16 +54,19 @@ views:
   acc: {modality: acc, key: acc, rate_hz: 50}
 ```
 
-Subjects and split values may be written as numbers or text; they are kept as text. With a train/test file
-pair the files define the test set: `split` may then set only `valid` and the fractions. `load_user_manifest`
-refuses unknown keys, unknown formats and modalities, views without channels, duplicate views or channels,
-overlapping split lists, rates <= 0, and missing files or folders; each message names the manifest, the key and
-the fix. This module reads the top level of the file; `ralis.data.manifest_sections` reads and checks its sections.
+Subjects and split values may be written as numbers or text; they are kept as text, and numeric ids compare as
+numbers ("03" and 3 are one subject). Quote ids with a leading zero ('010'): plain YAML reads 010 as octal 8, so
+the manifest refuses it. With a train/test file pair the files define the test set: `split` may then set only
+`valid` (those subjects are taken out of the TRAIN file) and the fractions. `load_user_manifest` refuses unknown
+keys, unknown formats and modalities, views without channels, duplicate views or channels, overlapping split
+lists, rates <= 0, and missing files or folders; each message names the manifest, the key and the fix.
+This module reads the top level of the file; `ralis.data.manifest_sections` reads and checks its sections.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,8 +89,8 @@ MANIFEST_NAME = "manifest.yaml"
 
 @dataclass(frozen=True)
 class UserManifest:
-    """A checked manifest. `step_sec` defaults to `window_sec / 2` for recordings (None for ts / npz unless
-    given); `classes` None = the sorted unique labels of the data."""
+    """A checked manifest. `step_sec` None = not given (recordings are then windowed with a step of half the
+    window in use, ralis.data.user); `classes` None = the sorted unique labels of the data."""
 
     root: Path
     name: str
@@ -133,6 +136,19 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """Plain YAML reads 010 as octal 8; a manifest's numbers (subject ids above all) are never meant so.
+        Refused where that changes the value (001 is 1 either way)."""
+        text, value = self.construct_scalar(node), super().construct_yaml_int(node)
+        if re.fullmatch(r"[-+]?0[0-7_]+", text) and value != int(text.replace("_", ""), 10):
+            raise yaml.constructor.ConstructorError(None, None, f"{text} has a leading zero, which YAML reads as the "
+                                                    f"octal number {value}; write it in quotes ('{text}') or "
+                                                    "without the zero", node.start_mark)
+        return value
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
+
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
@@ -176,7 +192,7 @@ def load_user_manifest(user_dir: str | Path) -> UserManifest:
     if classes is not None and len(set(classes)) != len(classes):
         twice = sorted({c for c in classes if classes.count(c) > 1})
         raise ValueError(f"{where}: classes lists {twice} more than once; list each class once")
-    recordings, files, step = None, {}, top.step_sec
+    recordings, files = None, {}
     if fmt == "recordings":
         if top.files is not None:
             raise ValueError(f"{where}: files does not apply to format recordings; name the folder in "
@@ -186,7 +202,6 @@ def load_user_manifest(user_dir: str | Path) -> UserManifest:
                              "seconds, e.g. window_sec: 4.0")
         recordings = sections.recordings(top.recordings, root, where)
         sections.check_columns(views, recordings, where)
-        step = top.window_sec / 2 if step is None else step
         has_subjects = recordings.subject_column is not None or recordings.subject_pattern is not None
     else:
         if top.recordings is not None:
@@ -203,5 +218,5 @@ def load_user_manifest(user_dir: str | Path) -> UserManifest:
         raise ValueError(f"{where}: split lists subjects but the data has none; add {source}, or remove "
                          "split.train / valid / test (the split is then drawn by the fractions)")
     return UserManifest(root=root, name=top.name if top.name is not None else root.name, format=fmt, views=views,
-                        classes=classes, window_sec=top.window_sec, step_sec=step, split=split,
+                        classes=classes, window_sec=top.window_sec, step_sec=top.step_sec, split=split,
                         recordings=recordings, files=files)

@@ -169,16 +169,9 @@ def views(raw: Any, fmt: str, where: Path) -> tuple[ViewEntry, ...]:
 def split(raw: Any, where: Path) -> SplitRule:
     s = build(_SplitYaml, raw, f"{where}: split")
     lists = {k: texts(getattr(s, k)) for k in SPLITS}
-    for k, ids in lists.items():
-        if ids is not None and len(set(ids)) != len(ids):
-            twice = sorted({i for i in ids if ids.count(i) > 1})
-            raise ValueError(f"{where}: split.{k} lists subject(s) {twice} more than once; list each once")
-    for i, a in enumerate(SPLITS):
-        for b in SPLITS[i + 1:]:
-            if lists[a] and lists[b] and (both := sorted(set(lists[a]) & set(lists[b]))):
-                raise ValueError(f"{where}: subject(s) {both} are in both split.{a} and split.{b}; "
-                                 "a subject belongs to one split only")
-    return SplitRule(**lists, valid_fraction=s.valid_fraction, test_fraction=s.test_fraction, seed=s.seed)
+    rule = SplitRule(**lists, valid_fraction=s.valid_fraction, test_fraction=s.test_fraction, seed=s.seed)
+    rule.check(str(where))
+    return rule
 
 
 def recordings(raw: Any, root: Path, where: Path) -> RecordingsEntry:

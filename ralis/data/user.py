@@ -18,6 +18,7 @@ import numpy as np
 from ralis.config import Params
 from ralis.contract import ViewSpec
 from ralis.data.arrays import DatasetSplits, assign_splits, check_classes, from_arrays
+from ralis.data.augment import check_modalities
 from ralis.data.manifest import MANIFEST_NAME, UserManifest, load_user_manifest
 from ralis.data.registry import DatasetSpec
 from ralis.data.resample import resample_session
@@ -55,11 +56,10 @@ def user_spec(m: UserManifest, params: Params, classes: tuple[str, ...] = ()) ->
 def _recordings(m: UserManifest, params: Params, progress: bool) -> tuple[DatasetSplits, dict[str, Any]]:
     from ralis.data.parsers.recordings import load_recordings
 
+    check_modalities(user_spec(m, params).views, params.augment)  # before any file is read
     sessions, classes, subject_names = load_recordings(m)
     spec = user_spec(m, params, classes)
     where = str(m.root / MANIFEST_NAME)
-    if not spec.window_sec or spec.window_sec <= 0:
-        raise ValueError(f"{where}: window_sec is required for recordings (or set params.yaml windowing.window_sec)")
     wp = WindowParams(spec.window_sec, spec.step_sec or spec.window_sec / 2, params.windowing.shift_max_windows,
                       params.windowing.shift_min_step_sec)
     channels, rates = {v.name: v.channels for v in spec.views}, {v.name: v.rate_hz for v in spec.views}

@@ -26,6 +26,7 @@ from ralis.data.session import Session, Stream
 __all__ = ["RATE_TOLERANCE", "read_table", "load_recordings", "id_order"]
 
 RATE_TOLERANCE = 0.05  # a time column and a declared rate_hz may differ by this fraction
+PLAUSIBLE_HZ = (0.5, 5000.0)  # wearable / camera rates; outside, the time unit is almost surely wrong (s vs ms)
 _MISSING_TEXT = ("", "nan", "na", "n/a", "null", "none")  # cells read as missing numbers
 
 
@@ -94,7 +95,8 @@ def _times(path: Path, df: pd.DataFrame, rec: RecordingsEntry) -> np.ndarray:
         raise ValueError(f"{path}: has no time column {rec.time_column!r} (recordings.time_column); its columns "
                          f"are {list(df.columns)}")
     col = df[rec.time_column]
-    if pd.api.types.is_datetime64_any_dtype(col):  # a Parquet timestamp column: ms since the epoch
+    numeric = not pd.api.types.is_datetime64_any_dtype(col)  # numbers in time_unit, else a Parquet timestamp
+    if not numeric:  # ms since the epoch
         t = ((col - pd.Timestamp(0, tz=col.dt.tz)) / pd.Timedelta(milliseconds=1)).to_numpy(np.float64, na_value=np.nan)
     else:
         t = _numbers(path, df, rec.time_column) * (1000.0 if rec.time_unit == "s" else 1.0)
@@ -106,12 +108,19 @@ def _times(path: Path, df: pd.DataFrame, rec: RecordingsEntry) -> np.ndarray:
         raise ValueError(f"{path}: time column {rec.time_column!r} must increase strictly, but at {_row(path, i)} "
                          f"it goes from {df[rec.time_column].iloc[i - 1]} to {df[rec.time_column].iloc[i]}; sort the "
                          "rows by time and remove repeated times")
-    if rec.rate_hz is not None and len(t) > 1:
-        measured = 1000.0 / float(np.median(np.diff(t)))
-        if abs(measured - rec.rate_hz) > RATE_TOLERANCE * rec.rate_hz:
-            raise ValueError(f"{path}: inconsistent rates: time column {rec.time_column!r} gives {measured:.4g} Hz "
-                             f"(time_unit {rec.time_unit}) but recordings.rate_hz = {rec.rate_hz:g} Hz; correct "
-                             "rate_hz or time_unit, or remove rate_hz to use the timestamps")
+    if len(t) < 2:
+        return t
+    measured = 1000.0 / float(np.median(np.diff(t)))
+    if rec.rate_hz is None and numeric and not PLAUSIBLE_HZ[0] <= measured <= PLAUSIBLE_HZ[1]:
+        other = "ms" if rec.time_unit == "s" else "s"
+        raise ValueError(f"{path}: time column {rec.time_column!r} read in {rec.time_unit} gives {measured:.4g} Hz, "
+                         f"outside {PLAUSIBLE_HZ[0]:g}-{PLAUSIBLE_HZ[1]:g} Hz; if the times are in {other}, set "
+                         f"recordings.time_unit: {other} (a genuine rate this far out: drop time_column and give "
+                         "rate_hz)")
+    if rec.rate_hz is not None and abs(measured - rec.rate_hz) > RATE_TOLERANCE * rec.rate_hz:
+        raise ValueError(f"{path}: inconsistent rates: time column {rec.time_column!r} gives {measured:.4g} Hz "
+                         f"(time_unit {rec.time_unit}) but recordings.rate_hz = {rec.rate_hz:g} Hz; correct "
+                         "rate_hz or time_unit, or remove rate_hz to use the timestamps")
     return t
 
 
