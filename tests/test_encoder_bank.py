@@ -120,3 +120,21 @@ def test_every_method_encodes_through_the_bank(name):
     params = Params(model=CFG)
     method = build_method(name, VIEWS, 3, params)
     assert any(isinstance(m, EncoderBank) for m in method.modules()), name
+
+
+@pytest.mark.parametrize("length", [200, 80, 50, 13])
+def test_downsampling_skip_path_is_vsf_max_pool(length):
+    """methods.md §1.2: the identity of a downsampling block is MaxPool1d(4, 4) after 3 zeros (1 left, 2 right),
+    VSF's MyMaxPool1dPadSame; written out here window by window. With both convolutions zeroed the block is its
+    skip path."""
+    from ralis.model.encoder import ResidualBlock
+
+    block = ResidualBlock(width=4, kernel=3, downsample=True, first=True, dropout=0.0, groups=1).eval()
+    for p in (block.conv1.weight, block.conv2.weight, block.conv2.bias):
+        torch.nn.init.zeros_(p)
+    x = torch.randn(2, 4, length, generator=torch.Generator().manual_seed(length)) - 0.5  # negatives: pads show
+    padded = torch.cat([torch.zeros(2, 4, 1), x, torch.zeros(2, 4, 2)], dim=2)
+    n_out = -(-length // 4)
+    slow = torch.stack([padded[:, :, 4 * i:4 * i + 4].amax(dim=2) for i in range(n_out)], dim=2)
+    with torch.no_grad():
+        assert torch.equal(block(x, None), slow)

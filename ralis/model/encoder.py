@@ -133,8 +133,9 @@ class ResidualBlock(nn.Module):
         h = x if self.first else self.drop(F.relu(self.bn1(x, mask)))
         h = self.conv2(self.drop(F.relu(self.bn2(self.conv1(h), mask))))  # [N, G*D, ceil(L / stride)]
         identity = x
-        if self.stride > 1:
-            identity = F.max_pool1d(same_pad(x, self.stride, self.stride), self.stride, self.stride)
+        if self.stride > 1:  # MaxPool1d(4, 4) after kernel - 1 = 3 zeros (1 left, 2 right), as VSF [methods.md §1.2]
+            p = self.stride - 1
+            identity = F.max_pool1d(F.pad(x, (p // 2, p - p // 2)), self.stride, self.stride)  # [N, G*D, ceil(L / 4)]
         return h + identity
 
 
