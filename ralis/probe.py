@@ -78,16 +78,19 @@ def weight_spread(by_class: np.ndarray) -> float:
 @torch.no_grad()
 def validation_contrast(method: MultiviewMethod, encoded: EncodedSplit, weights: torch.Tensor, batch: int,
                         tau: float, reduction: str) -> float:
-    """L_AC (Eq. 6) with the attention weights on consecutive batches of `batch` windows, averaged over the
-    batches having >= 2 windows with >= 2 views (eval mode; the training loss uses random batches)."""
+    """L_AC (Eq. 6) with the attention weights on batches of about `batch` windows, averaged over the batches
+    having >= 2 windows with >= 2 views (eval mode). Batch j takes the rows j, j + B, j + 2B, ... of the B batches:
+    the split is stored by subject and class, so strided batches span every subject and class, as the training
+    loss's random batches do, and stay the same from epoch to epoch."""
     if batch < 2:
         raise ValueError(f"params.yaml analysis.conv_batch must be >= 2, got {batch}")
     losses = []
-    for s in range(0, encoded.present.shape[0], batch):
-        present = encoded.present[s:s + batch]  # [n, V]
+    n_batches = -(-encoded.present.shape[0] // batch)
+    for j in range(n_batches):
+        present = encoded.present[j::n_batches]  # [n, V]
         if int((present.sum(1) >= 2).sum()) < 2:
             continue
-        out = adjusted_center_loss(encoded.z[:, s:s + batch], present, weights[:, s:s + batch], tau, reduction)
+        out = adjusted_center_loss(encoded.z[:, j::n_batches], present, weights[:, j::n_batches], tau, reduction)
         losses.append(float(out.loss))
     return float(np.mean(losses)) if losses else float("nan")
 

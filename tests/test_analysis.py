@@ -151,6 +151,14 @@ def test_probe_on_a_tiny_model_gives_per_class_weights_that_sum_to_one(tmp_path)
     with pytest.raises(ValueError, match="probe columns"):
         convergence_from_logs({"x": log.drop(columns=["att_spread"])}, list(CLASSES), [v.name for v in VIEWS])
     assert validation_contrast(method, encoded, w, 8, 0.1, "sum") == pytest.approx(out["valid_contrast"])
+    from ralis.model.contrastive import adjusted_center_loss
+
+    n = encoded.present.shape[0]
+    b = -(-n // 8)  # batches strided through the split (stored by subject and class): rows j, j + b, ...
+    rows = [torch.arange(j, n, b) for j in range(b)]
+    slow = [float(adjusted_center_loss(encoded.z[:, r], encoded.present[r], w[:, r], 0.1, "sum").loss) for r in rows
+            if int((encoded.present[r].sum(1) >= 2).sum()) >= 2]
+    assert validation_contrast(method, encoded, w, 8, 0.1, "sum") == pytest.approx(np.mean(slow))
     single = encoded._replace(present=torch.zeros_like(encoded.present).index_fill_(1, torch.tensor([0]), True))
     assert np.isnan(validation_contrast(method, single, w, 8, 0.1, "sum"))  # no window with two views: undefined, not 0
     with pytest.raises(ValueError, match="attention fusion"):
