@@ -9,10 +9,10 @@ training of the study through papermill in a pool of `pipeline.jobs` processes w
                  -> outputs/ablations/<variant>/...
 
 A run is kept, not retrained, when its folder is complete and its fingerprint (the run's effective params,
-the windows manifest, the training notebooks and the package source) is unchanged: after changing one value of
-params.yaml only the runs that read it train again (the stage's outputs are `persist`ed for that). Two jobs
-with the same fingerprint (the ablation "full" is the RALIS run when params.yaml's `ablation` is the paper's)
-train once; the second folder is a copy.
+the windows (manifest and array values), the training notebooks and the package source) is unchanged: after
+changing one value of params.yaml only the runs that read it train again (the stage's outputs are `persist`ed
+for that). Two jobs with the same fingerprint (the ablation "full" is the RALIS run when params.yaml's
+`ablation` is the paper's) train once; the second folder is a copy.
 
     python -m ralis.runner --params params.yaml [--jobs 2] [--dry]
 """
@@ -32,7 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ralis.config import Params
+from ralis.data.store import SPLITS
 from ralis.io import atomic_dir, remove_stale
 from ralis.model.encoder import encoder_entry
 from ralis.pipeline import (
@@ -117,13 +120,13 @@ def _source_digest() -> str:
 
 
 def run_inputs(params: Params) -> dict:
-    """The params that reach one run: the sections it reads, without the data-making ones (the windows manifest
+    """The params that reach one run: the sections it reads, without the data-making ones (the windows digest
     stands for them), its own `baselines.<method>` settings (defaults filled in) but no other method's, and (for
     baselines) not RALIS's ablation switches."""
     d = dataclasses.asdict(params)
     for section in ("synthetic", "windowing", "analysis"):
         d.pop(section)
-    for key in ("raw_dir", "user_dir", "windows_dir"):  # folders (absolute here): the windows manifest stands for them
+    for key in ("raw_dir", "user_dir", "windows_dir"):  # folders (absolute here): the windows digest stands for them
         d["data"].pop(key)
     method = params.train.method
     settings = method_settings(method, params)  # (ralis.zoo imported: every method's settings are registered)
@@ -135,12 +138,35 @@ def run_inputs(params: Params) -> dict:
     return d
 
 
+_DIGESTS: dict[tuple, str] = {}  # windows digests by (file, mtime, size): one read per runner, fresh after a rewrite
+
+
+def windows_digest(folder: Path) -> str | None:
+    """SHA-256 of a windows folder: its manifest and the values of every array of its split files (not the .npz
+    bytes, which carry write times), so a recording edited without changing any count retrains the runs."""
+    files = [folder / "manifest.json", *(folder / f"{s}.npz" for s in SPLITS)]
+    if not files[0].is_file():
+        return None
+    key = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
+    if key not in _DIGESTS:
+        h = hashlib.sha256(files[0].read_bytes())
+        for f in files[1:]:
+            if f.is_file():
+                with np.load(f, allow_pickle=False) as z:
+                    for name in sorted(z.files):
+                        a = np.ascontiguousarray(z[name])
+                        h.update(f"{f.name}/{name}/{a.dtype.str}/{a.shape}".encode())
+                        h.update(a.tobytes())
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
 def fingerprint(job: Job, source: str) -> str:
-    """What the run's result depends on: its params (`run_inputs`), the windows manifest and the source digest."""
+    """What the run's result depends on: its params (`run_inputs`), the windows (`windows_digest`) and the source
+    digest."""
     p = job.params
-    manifest = Path(p.data.windows_dir) / p.data.dataset / "manifest.json"
     payload = {"params": run_inputs(p), "source": source,
-               "windows": hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None}
+               "windows": windows_digest(Path(p.data.windows_dir) / p.data.dataset)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

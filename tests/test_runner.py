@@ -52,6 +52,30 @@ def test_fingerprint_follows_only_what_a_run_reads(tmp_path):
     assert runner.fingerprint(full, source) == base[("ralis", 0)]  # the Table 5 reference is the RALIS run
 
 
+def test_fingerprint_follows_the_window_values_not_the_file_bytes(tmp_path):
+    """An edited recording changes no count in manifest.json, but must retrain; rewriting the same arrays (new zip
+    times) must not. The fingerprint is also independent of the checkout's path."""
+    import numpy as np
+
+    params = smoke_params(tmp_path)
+    folder = Path(params.data.windows_dir) / params.data.dataset
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text('{"counts": 3}')
+    arrays = {"view/acc": np.arange(6.0).reshape(2, 3), "labels": np.array([0, 1])}
+    np.savez_compressed(folder / "train.npz", **arrays)
+    job = _jobs(tmp_path, params)[0]
+    before = runner.fingerprint(job, "code")
+    np.savez_compressed(folder / "train.npz", **arrays)  # the same values written again
+    assert runner.fingerprint(job, "code") == before
+    np.savez_compressed(folder / "train.npz", **{**arrays, "view/acc": arrays["view/acc"] * 10})  # a unit fix
+    assert runner.fingerprint(job, "code") != before
+    moved = smoke_params(tmp_path / "elsewhere")
+    (Path(moved.data.windows_dir) / moved.data.dataset).mkdir(parents=True)
+    for f in folder.iterdir():
+        (Path(moved.data.windows_dir) / moved.data.dataset / f.name).write_bytes(f.read_bytes())
+    assert runner.fingerprint(_jobs(tmp_path / "elsewhere", moved)[0], "code") == runner.fingerprint(job, "code")
+
+
 def _complete(folder: Path, key: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS.values():
