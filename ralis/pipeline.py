@@ -67,6 +67,9 @@ ABLATION_VARIANTS: dict[str, dict[str, bool]] = {
 }
 
 
+FIGURE_VARIANTS = ("full", "no_contrast", "no_sep_load")  # the runs Figs. 5-7 read: trained whatever `ablations` says
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """params.yaml `pipeline`: what the `train` stage trains (ralis.runner.study_jobs)."""
@@ -87,6 +90,15 @@ class PipelineConfig:
         if bad:
             raise ValueError(f"params.yaml pipeline: unknown entries {bad}; ablations are {list(ABLATION_VARIANTS)}, "
                              f"protocols are {list(PROTOCOLS)}, baselines are {list(known)}")
+        lists = {k: getattr(self, k) for k in ("baselines", "protocols", "seeds", "baseline_seeds", "ablations",
+                                               "ablation_protocols")}
+        for key, values in lists.items():  # a repeated seed would train one run twice and report a std of 0
+            if twice := sorted({str(v) for v in values if values.count(v) > 1}):
+                raise ValueError(f"params.yaml pipeline.{key} lists {twice} more than once; list each once")
+        needed = ["protocols", "seeds", "ablation_protocols"] + (["baseline_seeds"] if self.baselines else [])
+        if empty := [k for k in needed if not lists[k]]:
+            raise ValueError(f"params.yaml pipeline.{empty[0]} is empty; the tables and figures need at least one "
+                             f"entry (defaults: {getattr(PipelineConfig(), empty[0])})")
 
     @property
     def methods(self) -> list[str]:
@@ -194,9 +206,10 @@ def sensitivity_variants(params: Params) -> list[str]:
 
 
 def study_variants(params: Params, pipe: PipelineConfig) -> list[str]:
-    """Every RALIS variant the study trains: "full" (the reference of Table 5 and Figs. 5-7), the Table 5
-    ablations, and the Fig. 5 grid."""
-    return list(dict.fromkeys([*pipe.table5_variants, *sensitivity_variants(params)]))
+    """Every RALIS variant the study trains: the Table 5 rows ("full" and `ablations`), the variants Figs. 6-7
+    compare with "full" (`FIGURE_VARIANTS`: also when `ablations` leaves them out, so that the figures never read
+    a run of an earlier setting), and the Fig. 5 grid."""
+    return list(dict.fromkeys([*pipe.table5_variants, *FIGURE_VARIANTS, *sensitivity_variants(params)]))
 
 
 def study_runs(pipe: PipelineConfig, variants: list[str]) -> list[tuple[str, str, str, int]]:

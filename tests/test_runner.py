@@ -24,7 +24,12 @@ def test_study_jobs_cover_methods_seeds_variants_and_the_sensitivity_grid(tmp_pa
     assert labels[:5] == [("03_train", "ralis", 0), ("03_train", "ralis", 1), ("03_train", "meanfusion", 0),
                           ("03_train", "meanfusion", 1), ("03_train", "flexmoe", 0)]  # reference seeds vs baselines
     variants = [n for nb, n, _ in labels if nb == "04_ablation"]
-    assert variants == ["full", "no_moe", "E2_K2", "E4_K1"]  # smoke grid E {2, 4} x K {1, 2}; (4, 2) is the model
+    # Figs. 6-7's variants are trained though `ablations` omits them; smoke grid E {2, 4} x K {1, 2}, (4, 2) = model
+    assert variants == ["full", "no_moe", "no_contrast", "no_sep_load", "E2_K2", "E4_K1"]
+    from ralis.analysis import convergence, load_balance
+    from ralis.pipeline import FIGURE_VARIANTS
+
+    assert {*convergence.VARIANTS.values(), *load_balance.VARIANTS.values()} == set(FIGURE_VARIANTS)
     job = _jobs(tmp_path)[-1]
     assert (job.params.model.n_experts, job.params.model.top_k) == (4, 1)
     assert job.out_dir == tmp_path / "outputs/ablations/E4_K1/uniform/seed0"
@@ -171,3 +176,15 @@ def test_an_interrupted_study_trains_only_what_is_missing_when_rerun(tmp_path, m
     again = runner.run_jobs(jobs, tmp_path / "params.yaml", n_jobs=1)
     assert sorted(again["kept"]) == sorted(first) and not set(again["train"]) & set(first)
     assert len(again["train"]) + len(first) + len(again["copy"]) == len(jobs)
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"seeds": [0, 0]}, r"pipeline\.seeds lists \['0'\] more than once"),  # would report a std of 0 over one run
+    ({"baselines": ["cmc", "cmc"]}, r"pipeline\.baselines lists \['cmc'\] more than once"),
+    ({"seeds": []}, r"pipeline\.seeds is empty"),  # crashed the results stage after every training
+    ({"ablation_protocols": []}, r"pipeline\.ablation_protocols is empty"),  # crashed notebooks 07-09
+])
+def test_pipeline_lists_refuse_repeats_and_emptiness(change, match):
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(PIPE, **change)
+    assert dataclasses.replace(PIPE, baselines=[], baseline_seeds=[]).methods == ["ralis"]  # RALIS alone is fine
