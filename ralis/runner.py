@@ -34,11 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ralis.config import Params
+from ralis.config import MissingConfig, Params, TrainConfig
 from ralis.data.store import SPLITS
 from ralis.io import atomic_dir, remove_stale
 from ralis.model.encoder import encoder_entry
 from ralis.pipeline import (
+    RUN_KEYS,
     PipelineConfig,
     ensure_windows,
     run_dir,
@@ -198,6 +199,18 @@ def _execute(job: Job, key: str, params_file: Path) -> float:
     return time.perf_counter() - t0
 
 
+def unused_run_keys(params: Params) -> list[str]:
+    """The `RUN_KEYS` whose params.yaml value is not the default, as "key = value": the study sets them per run
+    (from `pipeline`), so there they change nothing; they choose a single run (`ralis train`, notebook 03)."""
+    defaults = {"train": TrainConfig(), "missing": MissingConfig()}
+    out = []
+    for key in RUN_KEYS:
+        section, name = key.split(".")
+        if (value := getattr(getattr(params, section), name)) != getattr(defaults[section], name):
+            out.append(f"{key} = {value!r}")
+    return out
+
+
 def run_jobs(jobs: list[Job], params_file: Path, n_jobs: int, dry: bool = False) -> dict[str, list[str]]:
     """Train the jobs that are not done, `n_jobs` at a time; print one line per job. Returns what was done."""
     if n_jobs < 1:
@@ -272,6 +285,10 @@ def main(argv: list[str] | None = None) -> None:
     params_file = Path(a.params).resolve()
     params = stage_params(str(params_file))
     pipe, _ = stage_sections(str(params_file))
+    if unused := unused_run_keys(params):
+        print(f"train: params.yaml sets {', '.join(unused)}; the study sets these per run (pipeline.baselines, "
+              "pipeline.protocols, pipeline.seeds), so they change nothing here. They choose a single run "
+              "(ralis train, notebook 03).", flush=True)
     ensure_windows(params, create=False)
     jobs = study_jobs(params, pipe, Path(a.outputs).resolve())
     run_jobs(jobs, params_file, a.jobs or pipe.jobs, a.dry)

@@ -188,3 +188,15 @@ def test_pipeline_lists_refuse_repeats_and_emptiness(change, match):
     with pytest.raises(ValueError, match=match):
         dataclasses.replace(PIPE, **change)
     assert dataclasses.replace(PIPE, baselines=[], baseline_seeds=[]).methods == ["ralis"]  # RALIS alone is fine
+
+
+def test_the_runner_names_single_run_keys_that_the_study_overrides(capsys):
+    """train.method / train.seed / missing.protocol are set per run: a changed value there changes no run."""
+    from ralis.config import load_params
+
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    assert runner.unused_run_keys(params) == []
+    changed = dataclasses.replace(params, train=dataclasses.replace(params.train, method="cmc", seed=7),
+                                  missing=dataclasses.replace(params.missing, protocol="per_view"))
+    assert runner.unused_run_keys(changed) == ["train.method = 'cmc'", "train.seed = 7",
+                                               "missing.protocol = 'per_view'"]
