@@ -86,7 +86,7 @@ class WindowConfig:
 class MissingConfig:
     protocol: Protocol = "complete"  # complete | uniform | per_view  [P§5.2.1, §5.2.2, §5.4]
     all_dropped_prob: OpenProb = 1e-3  # P(all views dropped) in the uniform protocol -> p = 10^(-3/V) [P§5.2.2, A1]
-    per_view_rates: dict[str, dict[str, Prob]] = field(default_factory=dict)  # Table 6 rates [P§5.4]
+    per_view_rates: dict[Dataset, dict[str, Prob]] = field(default_factory=dict)  # Table 6 rates [P§5.4]
     seed: NonNegInt = 0  # mask seed; combined with the split name and the run seed
 
 

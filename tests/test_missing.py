@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,6 +136,23 @@ def test_bad_inputs_raise():
         _apply(_full(4, 2), "per_view", names=("torso", "nose"))
     with pytest.raises(ValueError, match="bool"):
         _apply(np.ones((4, 5)), "uniform")
+    typo = MissingConfig(per_view_rates={"dailysport": dict.fromkeys(NAMES, 0.5) | {"torsoo": 0.9}})
+    with pytest.raises(ValueError, match=r"per_view_rates\.dailysport names view\(s\) \['torsoo'\] that 'dailysport' "
+                                         "does not have"):  # was ignored: the rate of 'torso' came from Table 6
+        _apply(_full(4), "per_view", cfg=typo)
+
+
+def test_per_view_rates_refuse_an_unknown_dataset(tmp_path):
+    import yaml
+
+    from ralis.config import load_params
+
+    d = yaml.safe_load(open(Path(__file__).resolve().parents[1] / "params.yaml"))
+    d["missing"]["per_view_rates"] = {"dailysprot": {"torso": 0.9}}  # was ignored: Table 6's rates were used
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(d))
+    with pytest.raises(ValueError, match=r"missing\.per_view_rates key = 'dailysprot': must be one of .*did you mean "
+                                         r"'dailysport'"):
+        load_params(tmp_path / "p.yaml")
 
 
 def test_counts_for_the_manifest():

@@ -52,6 +52,10 @@ def drop_rates(protocol: str, view_names: Sequence[str], cfg: MissingConfig, dat
                          "natural, §5.4); use complete or uniform")
     known = REGISTRY[dataset_key].view_rates_table6 if dataset_key in REGISTRY else {}  # user datasets: none
     table = cfg.per_view_rates.get(dataset_key) or known
+    own = [v.name for v in REGISTRY[dataset_key].views] if dataset_key in REGISTRY else list(table)
+    if extra := sorted(set(table) - set(own)):
+        raise ValueError(f"params.yaml missing.per_view_rates.{dataset_key} names view(s) {extra} that "
+                         f"{dataset_key!r} does not have; its views are {own}")
     absent = [n for n in view_names if n not in table]
     if absent:
         raise ValueError(f"no per-view drop rate for view(s) {absent} of {dataset_key!r}; add them to params.yaml "
