@@ -22,7 +22,7 @@ __all__ = [
     "DataConfig", "SyntheticConfig", "WindowConfig", "MissingConfig", "AugmentConfig", "ModelConfig",
     "AblationConfig", "LossConfig", "TrainConfig", "EvalConfig", "AnalysisConfig", "Params",
     "load_params", "from_dict", "STAGE_SECTIONS", "DATASETS", "PROTOCOLS", "REDUCTIONS",
-    "params_from_sections", "read_sections",
+    "params_from_sections", "read_sections", "check_top_k",
 ]
 
 T = TypeVar("T")
@@ -104,6 +104,13 @@ class AugmentConfig:
     flip_p: Prob = 0.5  # horizontal flip of 2D pose [VSF]
 
 
+def check_top_k(cfg: Any, section: str) -> None:
+    """The gate keeps K of E experts (Eq. 10): a config's `top_k` must not exceed its `n_experts`."""
+    if cfg.top_k > cfg.n_experts:
+        raise ValueError(f"params.yaml {section}.top_k = {cfg.top_k} exceeds {section}.n_experts = {cfg.n_experts}; "
+                         "the gate keeps K of the E experts, so K <= E")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     encoder: Name = "resnet1d"  # per-view encoder f^(v): 1D-ResNet [P§5.1.3] (ralis.model.encoder.ENCODERS)
@@ -117,6 +124,9 @@ class ModelConfig:
     top_k: PosInt = 3  # K [P Table 2]
     expert_hidden: PosInt = 128  # expert MLP hidden size (A15)
     noise_eps: NonNegFloat = 1e-2  # std floor of the noisy gate (Shazeer et al.; fastmoe)
+
+    def __post_init__(self) -> None:
+        check_top_k(self, "model")
 
 
 @dataclass(frozen=True)
@@ -187,7 +197,7 @@ class AnalysisConfig:
     sens_top_ks: list[PosInt] = field(default_factory=lambda: [2, 3, 4])  # K sweep at E = sens_n_experts [P§6.1]
     sens_n_experts: PosInt = 16  # E fixed in the K sweep [P Table 2]
     conv_classes: PosInt = 4  # classes whose per-class view weights Fig. 6 draws (the JSON has all)
-    conv_batch: PosInt = 64  # batch of the per-epoch validation contrastive loss (negatives per batch)
+    conv_batch: Annotated[int, Range(ge=2)] = 64  # batch of the per-epoch validation contrastive loss (negatives)
 
 
 @dataclass(frozen=True)

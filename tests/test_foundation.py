@@ -56,6 +56,22 @@ def test_unknown_param_key_names_file_and_key(tmp_path):
         from_dict(TrainConfig, {"nope": 1})
 
 
+@pytest.mark.parametrize("text,match", [
+    ("model:\n  n_experts: 4\n  top_k: 6\n", r"model\.top_k = 6 exceeds model\.n_experts = 4"),
+    ("baselines:\n  flexmoe: {top_k: 20}\n", r"baselines\.flexmoe\.top_k = 20 exceeds baselines\.flexmoe\.n_experts"),
+    ("baselines:\n  fusemoe: {n_experts: 2}\n", r"baselines\.fusemoe\.top_k = 4 exceeds baselines\.fusemoe\.n_exp"),
+    ("analysis:\n  conv_batch: 1\n", r"analysis\.conv_batch = 1: must be >= 2"),
+])
+def test_values_that_failed_inside_every_run_are_refused_on_loading(tmp_path, text, match):
+    """These used to pass the checks and fail at each run's first step (or first epoch, for conv_batch)."""
+    from ralis.zoo import check_settings
+
+    p = tmp_path / "params.yaml"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        check_settings(load_params(p))  # the baselines' settings are built by the study's planner
+
+
 def test_repo_params_load_and_defaults_match_table2():
     params = load_params("params.yaml")
     assert isinstance(params, Params)

@@ -240,14 +240,15 @@ def test_ensure_runs_retrains_an_incomplete_folder(tmp_path, monkeypatch):
     made = []
     monkeypatch.setattr(api, "run_experiment", lambda params, out, progress: made.append(Path(out)))
     pipe = pipeline.PipelineConfig(baselines=[], protocols=["complete"], seeds=[0], ablations=[],
-                                   ablation_protocols=[])
+                                   ablation_protocols=["complete"])
     done = pipeline.run_dir(tmp_path / "runs", "ralis", "complete", 0)
     done.mkdir(parents=True)
     for name in OUTPUTS.values():
         (done / name).write_text("x")
-    assert runner.ensure_runs(params, pipe, tmp_path) == [] and made == []
+    variants = runner.ensure_runs(params, pipe, tmp_path)  # the fake training writes nothing: all but `done`
+    assert done not in variants and variants == made and all("ablations" in str(v) for v in variants)
     (done / OUTPUTS["checkpoint"]).unlink()  # metrics.json is there, the checkpoint is not
-    assert runner.ensure_runs(params, pipe, tmp_path) == [done] == made
+    assert runner.ensure_runs(params, pipe, tmp_path) == [done, *variants]
 
 
 def test_outputs_are_readable_by_others(windows, tmp_path):

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ralis.baselines.routing import ExpertFFN, RouterLogits, noisy_top_k, routing_balance
-from ralis.config import DropoutP, LossConfig, ModelConfig, NonNegFloat, NonNegInt, Params, PosInt
+from ralis.config import DropoutP, LossConfig, ModelConfig, NonNegFloat, NonNegInt, Params, PosInt, check_top_k
 from ralis.contract import MultiviewBatch, ViewSpec, check_embeddings
 from ralis.methods import LossTerms, MultiviewMethod, method_settings, register
 from ralis.model.bank import EncoderBank
@@ -42,6 +42,9 @@ class FlexMoEConfig:
     dropout: DropoutP = 0.5  # [FLEX:main.py]
     gate_weight: NonNegFloat = 1e-2  # gate_loss_weight: S-router CE + both balance groups [FLEX:main.py]
     warmup_epochs: NonNegInt = 5  # first epochs on an unshuffled loader, full-view windows first [FLEX:main.py]
+
+    def __post_init__(self) -> None:
+        check_top_k(self, "baselines.flexmoe")
 
 
 def combinations_order(n_views: int) -> list[tuple[int, ...]]:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ralis.baselines.routing import ExpertFFN, RouterLogits, Routing, noisy_top_k, routing_balance
-from ralis.config import DropoutP, LossConfig, ModelConfig, NonNegFloat, Params, PosInt
+from ralis.config import DropoutP, LossConfig, ModelConfig, NonNegFloat, Params, PosInt, check_top_k
 from ralis.contract import MultiviewBatch, ViewSpec, check_embeddings
 from ralis.methods import LossTerms, MultiviewMethod, method_settings, register
 from ralis.model.bank import EncoderBank
@@ -37,6 +37,9 @@ class FuseMoEConfig:
     dropout: DropoutP = 0.1  # attention / expert dropout [FUSE: transformer default]
     gating: Literal["laplace", "softmax"] = "laplace"  # laplace -||x - w_e|| (FuseMoE) | softmax x W_g [FUSE]
     balance: NonNegFloat = 1e-2  # --balance_loss_coef [FUSE]
+
+    def __post_init__(self) -> None:
+        check_top_k(self, "baselines.fusemoe")
 
 
 class FuseMoE(MultiviewMethod):
