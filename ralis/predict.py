@@ -195,7 +195,9 @@ def predict(checkpoint: str | Path | Checkpoint, views: Mapping[str, np.ndarray 
 
 # ---------------------------------------------------------------- command line
 def _read_inputs(items: Sequence[str]) -> dict[str, np.ndarray]:
-    """INPUT arguments -> {view: array}: `file.npz` (arrays named after views) or `VIEW=file.npy`."""
+    """INPUT arguments -> {view: array}: `file.npz` (arrays named after views) or `VIEW=file.npy`. An .npz file's
+    one-dimensional arrays are per-window values (labels, subjects: a windows file as the README saves it), not
+    views: they are left out, with a printed note."""
     views: dict[str, np.ndarray] = {}
     fix = "give an .npz file whose arrays are named after views, or VIEW=path.npy"
     for item in items:
@@ -205,6 +207,10 @@ def _read_inputs(items: Sequence[str]) -> dict[str, np.ndarray]:
                 raise FileNotFoundError(f"input {path} not found")
             with reading(path, fix), np.load(path, allow_pickle=False) as z:
                 found = {k: z[k] for k in z.files}
+            if per_window := [k for k, a in found.items() if a.ndim == 1]:
+                print(f"note: {path.name}: left out {per_window}, one value per window (labels, subjects), "
+                      "not views", file=sys.stderr)
+                found = {k: a for k, a in found.items() if a.ndim != 1}
         elif "=" in item:
             name, _, where = item.partition("=")
             path = Path(where)

@@ -178,13 +178,17 @@ def test_a_v1_checkpoint_is_refused(trained, tmp_path):
 def test_the_command_line_writes_a_csv_and_reports_errors_in_one_line(trained, tmp_path, capsys):
     path, _, test = trained
     views = _given(test, NAMES)
-    np.savez(tmp_path / "windows.npz", wrist=views["wrist"], pose=views["pose"])
+    np.savez(tmp_path / "windows.npz", wrist=views["wrist"], pose=views["pose"], labels=test.labels,
+             subject=np.arange(40))  # a windows file as the README saves it: per-window arrays are not views
     np.save(tmp_path / "gyro.npy", views["gyro"])
     out_csv = tmp_path / "out" / "predictions.csv"
     assert main([str(path), str(tmp_path / "windows.npz"), f"gyro={tmp_path / 'gyro.npy'}", "--out",
                  str(out_csv), "--batch-size", "7", "--device", "cpu"]) == 0
-    printed = capsys.readouterr().out.strip().splitlines()
+    captured = capsys.readouterr()
+    printed = captured.out.strip().splitlines()
     assert len(printed) == 1 and printed[0].startswith("40 windows from views wrist, gyro, pose ->")
+    assert captured.err == "note: windows.npz: left out ['labels', 'subject'], one value per window (labels, " \
+                           "subjects), not views\n"
     table = pd.read_csv(out_csv)
     assert list(table.columns) == ["window", "label"] + [f"p_{c}" for c in CLASSES]
     ref = predict(path, views)
