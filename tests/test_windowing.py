@@ -135,3 +135,21 @@ def test_split_by_subject_is_disjoint():
     assert [len(out[k]) for k in ("train", "valid", "test")] == [2, 2, 1]
     with pytest.raises(ValueError, match="shares subjects"):
         split_by_subject(ws, {"train": (1, 2), "valid": (2,)})
+
+
+def test_only_poses_resample_at_pose_hz():
+    """A gyroscope or magnetometer view is an inertial signal: acc_hz, not pose_hz (issue 15 found it at pose_hz)."""
+    import dataclasses
+
+    from ralis.config import load_params
+    from ralis.contract import ViewSpec
+    from ralis.data.prepare import view_rates
+    from ralis.data.registry import get_dataset
+
+    params = load_params("params.yaml")
+    w = params.windowing
+    spec = dataclasses.replace(get_dataset("synthetic"), views=(
+        ViewSpec("a", "acc", 3, 50.0), ViewSpec("g", "gyro", 3, 50.0), ViewSpec("m", "mag", 3, 50.0),
+        ViewSpec("o", "other", 1, 50.0), ViewSpec("p3", "pose3d", 6, 20.0), ViewSpec("p2", "pose2d", 4, 20.0)))
+    assert view_rates(spec, params) == {"a": w.acc_hz, "g": w.acc_hz, "m": w.acc_hz, "o": w.acc_hz,
+                                        "p3": w.pose_hz, "p2": w.pose_hz}

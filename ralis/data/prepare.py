@@ -18,7 +18,7 @@ import numpy as np
 from ralis.config import Params
 from ralis.data.download import fetch_dataset
 from ralis.data.registry import DatasetSpec, get_dataset
-from ralis.data.resample import resample_session
+from ralis.data.resample import resample_session, target_rate
 from ralis.data.session import Session
 from ralis.data.store import SPLITS, WindowedSplit, save_split, view_entry, write_manifest
 from ralis.data.user import KEY as USER
@@ -47,9 +47,9 @@ def load_sessions(spec: DatasetSpec, params: Params) -> list[Session]:
 
 
 def view_rates(spec: DatasetSpec, params: Params) -> dict[str, float]:
-    """Resampling rate per view from params `windowing` (acc_hz for accelerometers, pose_hz for poses)."""
+    """Resampling rate per view from params `windowing` (`resample.target_rate`: pose_hz for poses, else acc_hz)."""
     w = params.windowing
-    return {v.name: (w.acc_hz if v.modality == "acc" else w.pose_hz) for v in spec.views}
+    return {v.name: target_rate(v.modality, w.acc_hz, w.pose_hz) for v in spec.views}
 
 
 def window_params(spec: DatasetSpec, params: Params) -> WindowParams:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ralis.data.session import Session, Stream
 
-__all__ = ["GAP_FACTOR", "ResampledSession", "make_grid", "median_interval_ms", "resample_stream",
+__all__ = ["GAP_FACTOR", "ResampledSession", "target_rate", "make_grid", "median_interval_ms", "resample_stream",
            "nearest_labels", "resample_session"]
 
 GAP_FACTOR = 4.0  # default max gap = 4 x the raw sampling interval (CMDFall tolerance [DS§4.3])
@@ -39,6 +39,12 @@ class ResampledSession:
     @property
     def duration_sec(self) -> float:
         return len(self.labels) / self.label_rate
+
+
+def target_rate(modality: str, acc_hz: float, pose_hz: float) -> float:
+    """The rate a view is resampled to when nothing declares one: params `windowing.pose_hz` for poses, else
+    `windowing.acc_hz` (inertial sensors and any other signal) [datasets.md "Resampling"]."""
+    return pose_hz if modality.startswith("pose") else acc_hz
 
 
 def make_grid(start_ms: float, end_ms: float, rate_hz: float) -> np.ndarray:

@@ -21,7 +21,7 @@ from ralis.data.arrays import DatasetSplits, assign_splits, check_classes, from_
 from ralis.data.augment import check_modalities
 from ralis.data.manifest import MANIFEST_NAME, UserManifest, load_user_manifest
 from ralis.data.registry import DatasetSpec
-from ralis.data.resample import resample_session
+from ralis.data.resample import resample_session, target_rate
 from ralis.data.store import SPLITS, DatasetInfo, WindowedSplit, require_finite
 from ralis.data.windowing import WindowParams, WindowStats, concat_windows, window_session
 from ralis.runtime import progress_bar
@@ -32,9 +32,9 @@ KEY = "user"  # params.yaml data.dataset
 
 
 def user_rates(m: UserManifest, params: Params) -> dict[str, float]:
-    """Each view's rate: the manifest's `rate_hz`, else params windowing (pose_hz for poses, acc_hz otherwise)."""
+    """Each view's rate: the manifest's `rate_hz`, else params windowing (`resample.target_rate`)."""
     w = params.windowing
-    return {v.name: v.rate_hz or (w.pose_hz if v.modality.startswith("pose") else w.acc_hz) for v in m.views}
+    return {v.name: v.rate_hz or target_rate(v.modality, w.acc_hz, w.pose_hz) for v in m.views}
 
 
 def _channel_names(m: UserManifest, v: Any) -> tuple[str, ...]:
