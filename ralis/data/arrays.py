@@ -119,10 +119,11 @@ def assign_splits(labels: np.ndarray, subjects: np.ndarray | None, fold: np.ndar
     if fold is not None:
         out = {"train": rows[fold == "train"], "test": rows[fold == "test"]}
         if lists["valid"] is not None:  # valid subjects are taken out of TRAIN
-            in_valid = np.isin(subjects[out["train"]], list(lists["valid"]))
-            if absent := sorted(set(lists["valid"]) - set(subjects[out["train"]].tolist())):
+            in_train = subjects[out["train"]]
+            if absent := sorted(set(lists["valid"]) - set(in_train.tolist())):
                 raise ValueError(f"{where}: split.valid names subject(s) {absent} that have no window in the TRAIN "
                                  "file; valid subjects are carved from TRAIN")
+            in_valid = np.isin(in_train, list(lists["valid"]))
             out = {"train": out["train"][~in_valid], "valid": out["train"][in_valid], "test": out["test"]}
     elif subjects is not None and (lists["train"] is not None or lists["test"] is not None):
         if lists["train"] is None or lists["test"] is None:
